@@ -1,0 +1,197 @@
+//! Serving a Bookinfo service: the standard layers every service gets
+//! (request id, trace span with the caller's context, timeout, body limit,
+//! metrics, `x-bookinfo-version`, JSON error bodies, readiness that fails
+//! while draining), `/metrics`, and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use opentelemetry_http::HeaderExtractor;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::metrics::{self, Metrics};
+
+pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-bookinfo-version");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest a handler may run. Above every timeout of the contract (reviews
+/// waits up to 10 s for ratings, ratings may delay 7 s) so it only catches
+/// what is truly stuck.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bookinfo bodies are tiny; anything larger is refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON error response: the client gets a short fixed message, never a cause.
+pub fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// What one service instance shares between its layers and its server loop.
+#[derive(Clone)]
+pub struct Service {
+    version: HeaderValue,
+    metrics: Metrics,
+    draining: Arc<AtomicBool>,
+}
+
+impl Service {
+    /// `version` is what `x-bookinfo-version` says, e.g. `reviews-v2`.
+    /// `registry` may already hold the service's own metrics.
+    pub fn new(version: &str, registry: Registry) -> Self {
+        Self {
+            version: HeaderValue::from_str(version)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            metrics: Metrics::new(registry),
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn version(&self) -> &str {
+        self.version.to_str().unwrap_or("unknown")
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Adds `/metrics` and the standard layers to a service's routes.
+    pub fn router(&self, routes: Router) -> Router {
+        let version = self.version.clone();
+        let draining = self.draining.clone();
+        routes
+            .route("/metrics", get(metrics::handler).with_state(self.metrics.clone()))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(middleware::from_fn_with_state(
+                self.metrics.clone(),
+                metrics::record,
+            ))
+            .layer(middleware::from_fn(move |request: Request, next: Next| {
+                let draining = draining.load(Ordering::Relaxed);
+                async move { fail_health_while_draining(draining, request, next).await }
+            }))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                REQUEST_TIMEOUT,
+            ))
+            .layer(TraceLayer::new_for_http().make_span_with(server_span))
+            .layer(middleware::map_response(move |response: Response| {
+                let version = version.clone();
+                async move { finish_response(response, version) }
+            }))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    }
+
+    /// Serves until `shutdown` resolves, then fails `/health` for `drain`
+    /// while still answering, then stops accepting and lets in-flight
+    /// requests finish.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        router: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        drain: Duration,
+    ) -> std::io::Result<()> {
+        let draining = self.draining.clone();
+        let listener = listener.tap_io(|tcp| {
+            // Small request/response pairs: do not wait for Nagle.
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                draining.store(true, Ordering::Relaxed);
+                tracing::info!(?drain, "shutting down: draining");
+                tokio::time::sleep(drain).await;
+            })
+            .await
+    }
+}
+
+fn server_span(request: &Request) -> tracing::Span {
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+        otel.kind = "server",
+        http.method = %request.method(),
+        http.target = %request.uri().path(),
+        request_id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
+    if crate::telemetry::exporting() {
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(request.headers()))
+        });
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+async fn fail_health_while_draining(draining: bool, request: Request, next: Next) -> Response {
+    if draining && request.method() == Method::GET && request.uri().path() == "/health" {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "draining");
+    }
+    next.run(request).await
+}
+
+/// Stamps the version header and gives every bodyless error (404 fallback,
+/// 405, 413, timeout) a JSON body, keeping headers such as `Allow`.
+fn finish_response(mut response: Response, version: HeaderValue) -> Response {
+    let status = response.status();
+    let has_body_type = response.headers().contains_key(header::CONTENT_TYPE);
+    if (status.is_client_error() || status.is_server_error()) && !has_body_type {
+        let message = status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase();
+        let mut replaced = json_error(status, &message);
+        for (name, value) in response.headers() {
+            if name != header::CONTENT_LENGTH {
+                replaced.headers_mut().append(name, value.clone());
+            }
+        }
+        response = replaced;
+    }
+    response.headers_mut().insert(VERSION_HEADER, version);
+    response
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
