@@ -16,7 +16,9 @@ pub struct ProductRatings {
 impl ProductRatings {
     /// Stars of one reviewer, when present and an integer.
     pub fn stars(&self, reviewer: &str) -> Option<i64> {
-        self.ratings.get(reviewer).and_then(serde_json::Value::as_i64)
+        self.ratings
+            .get(reviewer)
+            .and_then(serde_json::Value::as_i64)
     }
 }
 
@@ -51,7 +53,10 @@ impl RatingsClient {
 
     pub async fn get(&self, id: i64, headers: &HeaderMap) -> Result<ProductRatings, RatingsError> {
         let mut headers = headers.clone();
-        headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
         let reply = self.backend.get(&path(id), &headers).await?;
         if reply.status != StatusCode::OK {
             return Err(RatingsError::Status(reply.status));

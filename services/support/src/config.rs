@@ -56,7 +56,10 @@ mod tests {
     #[test]
     fn backend_urls_follow_the_upstream_pattern() {
         assert_eq!(backend_url("ratings", None, 9080), "http://ratings:9080");
-        assert_eq!(backend_url("ratings", Some(""), 9080), "http://ratings:9080");
+        assert_eq!(
+            backend_url("ratings", Some(""), 9080),
+            "http://ratings:9080"
+        );
         assert_eq!(
             backend_url("ratings", Some("default.svc"), 9081),
             "http://ratings.default.svc:9081"

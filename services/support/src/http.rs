@@ -74,7 +74,10 @@ impl Service {
         let version = self.version.clone();
         let draining = self.draining.clone();
         routes
-            .route("/metrics", get(metrics::handler).with_state(self.metrics.clone()))
+            .route(
+                "/metrics",
+                get(metrics::handler).with_state(self.metrics.clone()),
+            )
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(middleware::from_fn_with_state(
                 self.metrics.clone(),
@@ -152,19 +155,25 @@ async fn fail_health_while_draining(draining: bool, request: Request, next: Next
     next.run(request).await
 }
 
-/// Stamps the version header and gives every bodyless error (404 fallback,
-/// 405, 413, timeout) a JSON body, keeping headers such as `Allow`.
+/// Stamps the version header and gives every error that axum or a layer
+/// produced (404 fallback, 405, 413, extractor rejections, timeout: no body or
+/// a plain-text one that may name internals) a short JSON body instead,
+/// keeping headers such as `Allow`. Handlers' own error bodies (JSON, HTML)
+/// are left alone.
 fn finish_response(mut response: Response, version: HeaderValue) -> Response {
     let status = response.status();
-    let has_body_type = response.headers().contains_key(header::CONTENT_TYPE);
-    if (status.is_client_error() || status.is_server_error()) && !has_body_type {
+    let generic_body = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
+    if (status.is_client_error() || status.is_server_error()) && generic_body {
         let message = status
             .canonical_reason()
             .unwrap_or("error")
             .to_ascii_lowercase();
         let mut replaced = json_error(status, &message);
         for (name, value) in response.headers() {
-            if name != header::CONTENT_LENGTH {
+            if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
                 replaced.headers_mut().append(name, value.clone());
             }
         }

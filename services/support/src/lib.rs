@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod http;
+pub mod launch;
 pub mod metrics;
 pub mod propagation;
 pub mod telemetry;

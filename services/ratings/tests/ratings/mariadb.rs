@@ -1,0 +1,101 @@
+//! A throw-away MariaDB server (Debian's package) for one test: its own data
+//! directory, socket and a free TCP port on 127.0.0.1; killed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct MariaDb {
+    pub port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+fn program(name: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"] {
+        let path = Path::new(dir).join(name);
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("{name} not found: install Debian's mariadb-server (.ci/run does)");
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+impl MariaDb {
+    pub fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "bookinfo-mariadb-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos() ^ u128::from(free_port())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let data = dir.join("data");
+        let status = Command::new(program("mariadb-install-db"))
+            .args(["--no-defaults", "--user=root", "--skip-test-db"])
+            .arg("--auth-root-authentication-method=normal")
+            .arg(format!("--datadir={}", data.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mariadb-install-db failed");
+        let port = free_port();
+        let child = Command::new(program("mariadbd"))
+            .args(["--no-defaults", "--user=root", "--bind-address=127.0.0.1"])
+            .args([
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=16M",
+                "--skip-name-resolve",
+            ])
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", dir.join("sock").display()))
+            .arg(format!("--pid-file={}", dir.join("pid").display()))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self { port, dir, child };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.sql("SELECT 1").is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("MariaDB did not start within 60 s");
+    }
+
+    /// Runs SQL as root over the socket.
+    pub fn sql(&self, statements: &str) -> Result<(), String> {
+        let output = Command::new(program("mariadb"))
+            .args(["--no-defaults", "-uroot"])
+            .arg(format!("--socket={}", self.dir.join("sock").display()))
+            .args(["-e", statements])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
