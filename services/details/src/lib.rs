@@ -1,0 +1,154 @@
+//! details: the book's data (contract section 3). v1 answers from local
+//! data; v2 (`ENABLE_EXTERNAL_BOOK_SERVICE=true`) looks the book up in an
+//! external book API with a bounded timeout.
+
+mod books_api;
+mod config;
+mod ruby_integer;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use tokio::net::TcpListener;
+
+use bookinfo_api::details::BookDetails;
+use bookinfo_support::http::{Service, json_error};
+use bookinfo_support::propagation::Forwarded;
+
+pub use books_api::{BOOKS_API_TIMEOUT, BooksApi};
+pub use config::Config;
+
+/// Methods upstream's WEBrick mounts answer (OPTIONS lists them).
+const ALLOW: &str = "GET,HEAD,OPTIONS,POST,PUT";
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: Service,
+    books_api: Option<BooksApi>,
+}
+
+impl AppState {
+    /// `books_api`: `None` for v1 (local data).
+    pub fn new(version: &str, books_api: Option<BooksApi>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                service: Service::new(&format!("details-{version}"), Default::default()),
+                books_api,
+            }),
+        }
+    }
+
+    pub fn from_config(config: &Config) -> Self {
+        let books_api = config
+            .external()
+            .then(|| BooksApi::new(&config.books_api_url(), BOOKS_API_TIMEOUT));
+        Self::new(&config.version(), books_api)
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    let service = state.inner.service.clone();
+    // WEBrick mounts match whole leading segments: `/health/x` is health,
+    // `/healthz` is not. `{*rest}` needs a character, hence the `/` routes.
+    service.router(
+        Router::new()
+            .route("/health", any(health))
+            .route("/health/", any(health))
+            .route("/health/{*rest}", any(health))
+            .route("/details", any(details))
+            .route("/details/", any(details))
+            .route("/details/{*rest}", any(details))
+            .with_state(state),
+    )
+}
+
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let service = state.inner.service.clone();
+    service.serve(listener, app(state), shutdown, drain).await
+}
+
+/// Answers OPTIONS and unsupported methods as upstream's mounts do;
+/// `None` means the handler should run.
+fn method_answer(method: &Method) -> Option<Response> {
+    let allow = [(header::ALLOW, HeaderValue::from_static(ALLOW))];
+    match *method {
+        Method::GET | Method::HEAD | Method::POST | Method::PUT => None,
+        Method::OPTIONS => Some((StatusCode::OK, allow).into_response()),
+        _ => Some(
+            (
+                allow,
+                json_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+            )
+                .into_response(),
+        ),
+    }
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn health(request: Request) -> Response {
+    method_answer(request.method()).unwrap_or_else(|| {
+        json(
+            StatusCode::OK,
+            r#"{"status":"Details is healthy"}"#.to_owned(),
+        )
+    })
+}
+
+/// v1's book, with the requested id.
+pub fn local_book(id: i64) -> BookDetails {
+    BookDetails {
+        id,
+        author: "William Shakespeare".into(),
+        year: 1595.into(),
+        kind: "paperback".into(),
+        pages: 200.into(),
+        publisher: "PublisherA".into(),
+        language: "English".into(),
+        isbn_10: "1234567890".into(),
+        isbn_13: "123-1234567890".into(),
+    }
+}
+
+async fn details(
+    State(state): State<AppState>,
+    Forwarded(forwarded): Forwarded,
+    request: Request,
+) -> Response {
+    if let Some(answer) = method_answer(request.method()) {
+        return answer;
+    }
+    // Upstream takes the last segment of the path, whatever comes before.
+    let last = request.uri().path().rsplit('/').next().unwrap_or("");
+    let Some(id) = ruby_integer::parse(last) else {
+        return json_error(StatusCode::BAD_REQUEST, "please provide numeric product id");
+    };
+    let book = match &state.inner.books_api {
+        None => local_book(id),
+        Some(api) => match api.lookup(id, &forwarded).await {
+            Ok(book) => book,
+            Err(error) => return error.into_response(),
+        },
+    };
+    json(
+        StatusCode::OK,
+        serde_json::to_string(&book).unwrap_or_default(),
+    )
+}

@@ -1,0 +1,182 @@
+//! reviews: the two reviews of a product (contract section 4). One program;
+//! v1 (no ratings), v2 (black stars) and v3 (red stars) differ only by
+//! configuration. The JSON is built by hand to match upstream byte for byte.
+
+mod body;
+mod config;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use bookinfo_api::Backend;
+use bookinfo_api::ratings::{ProductRatings, RatingsClient};
+use bookinfo_support::config::backend_url;
+use bookinfo_support::http::{Service, json_error};
+use bookinfo_support::propagation::Forwarded;
+
+pub use body::{REVIEWERS, render};
+pub use config::Config;
+
+/// Upstream keys the ratings timeout on the colour, not the version.
+pub const BLACK_TIMEOUT: Duration = Duration::from_millis(10_000);
+pub const OTHER_TIMEOUT: Duration = Duration::from_millis(2_500);
+
+pub fn ratings_timeout(star_color: &str) -> Duration {
+    if star_color == "black" {
+        BLACK_TIMEOUT
+    } else {
+        OTHER_TIMEOUT
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: Service,
+    ratings: Option<RatingsClient>,
+    star_color: String,
+    podname: String,
+    clustername: String,
+}
+
+impl AppState {
+    /// `ratings` is `None` for v1 (ratings disabled).
+    pub fn new(
+        version: &str,
+        ratings: Option<Backend>,
+        star_color: &str,
+        podname: &str,
+        clustername: &str,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                service: Service::new(&format!("reviews-{version}"), Default::default()),
+                ratings: ratings.map(RatingsClient::new),
+                star_color: star_color.to_owned(),
+                podname: podname.to_owned(),
+                clustername: clustername.to_owned(),
+            }),
+        }
+    }
+
+    pub fn from_config(config: &Config) -> Self {
+        let ratings = config.ratings_enabled().then(|| {
+            Backend::new(
+                backend_url(
+                    &config.ratings_hostname,
+                    config.services_domain.as_deref(),
+                    config.ratings_service_port,
+                ),
+                ratings_timeout(&config.star_color),
+            )
+        });
+        Self::new(
+            &config.version(),
+            ratings,
+            &config.star_color,
+            config.hostname.as_deref().unwrap_or("null"),
+            config.cluster_name.as_deref().unwrap_or("null"),
+        )
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    let service = state.inner.service.clone();
+    service.router(
+        Router::new()
+            .route("/health", get(health))
+            .route("/reviews/{id}", get(reviews))
+            .with_state(state),
+    )
+}
+
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let service = state.inner.service.clone();
+    service.serve(listener, app(state), shutdown, drain).await
+}
+
+fn json(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn health() -> Response {
+    json(r#"{"status": "Reviews is healthy"}"#.to_owned())
+}
+
+/// JAX-RS binds the id to a Java `int`: sign and digits, nothing else, and
+/// it must fit 32 bits; otherwise the route does not match (404).
+fn java_int(text: &str) -> Option<i32> {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+async fn reviews(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Forwarded(headers): Forwarded,
+) -> Response {
+    let Some(id) = java_int(&id) else {
+        return json_error(StatusCode::NOT_FOUND, "product id must be a 32-bit integer");
+    };
+    let inner = &state.inner;
+    let ratings: Option<Option<ProductRatings>> = match &inner.ratings {
+        None => None,
+        Some(client) => Some(match client.get(i64::from(id), &headers).await {
+            Ok(ratings) => Some(ratings),
+            Err(error) => {
+                tracing::warn!(%error, "ratings unavailable");
+                None
+            }
+        }),
+    };
+    json(render(
+        id,
+        &inner.podname,
+        &inner.clustername,
+        &inner.star_color,
+        ratings.as_ref().map(Option::as_ref),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_bind_like_a_java_int() {
+        assert_eq!(java_int("0"), Some(0));
+        assert_eq!(java_int("007"), Some(7));
+        assert_eq!(java_int("-12"), Some(-12));
+        assert_eq!(java_int("+3"), Some(3));
+        assert_eq!(java_int("2147483647"), Some(i32::MAX));
+        for bad in ["", "-", "abc", "1.5", "2147483648", " 1", "1 ", "0x10"] {
+            assert_eq!(java_int(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_timeout_follows_the_colour() {
+        assert_eq!(ratings_timeout("black"), BLACK_TIMEOUT);
+        assert_eq!(ratings_timeout("red"), OTHER_TIMEOUT);
+        assert_eq!(ratings_timeout("Black"), OTHER_TIMEOUT);
+    }
+}
