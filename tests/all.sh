@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every test of the project: the Rust workspace (unit, integration and
+# cross-process tests, including ratings against a real MariaDB), then the
+# offline manifest checks. Needs what .ci/run installs (MariaDB server,
+# the Python tools of tests/manifests/requirements.txt, kubectl).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cargo nextest run --workspace --locked --no-fail-fast
+bash tests/manifests/check.sh
