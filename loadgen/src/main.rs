@@ -1,0 +1,2 @@
+//! `loadgen`: see the crate README.
+fn main() {}
