@@ -152,3 +152,24 @@ async fn details(
         serde_json::to_string(&book).unwrap_or_default(),
     )
 }
+
+/// The whole `details` program: configuration from `args` and the environment,
+/// then serve until SIGTERM. The `details` binary and the `bookinfo` launcher
+/// both run this.
+pub async fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
+    let config: Config = match bookinfo_support::launch::parse_args(args) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let state = AppState::from_config(&config);
+    let drain = config.listen.drain;
+    bookinfo_support::launch::launch("details", &config.listen, &config.telemetry, |listener| {
+        run(
+            listener,
+            state,
+            bookinfo_support::http::shutdown_signal(),
+            drain,
+        )
+    })
+    .await
+}

@@ -135,3 +135,27 @@ pub async fn run(
     let service = state.inner.service.clone();
     service.serve(listener, app(state), shutdown, drain).await
 }
+
+/// The whole `ratings` program: configuration from `args` and the environment,
+/// then serve until SIGTERM. The `ratings` binary and the `bookinfo` launcher
+/// both run this.
+pub async fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
+    let config: Config = match bookinfo_support::launch::parse_args(args) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let state = match build_state(&config) {
+        Ok(state) => state,
+        Err(error) => return bookinfo_support::launch::setup_failed("ratings", error),
+    };
+    let drain = config.listen.drain;
+    bookinfo_support::launch::launch("ratings", &config.listen, &config.telemetry, |listener| {
+        run(
+            listener,
+            state,
+            bookinfo_support::http::shutdown_signal(),
+            drain,
+        )
+    })
+    .await
+}

@@ -34,6 +34,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bookinfo bodies are tiny; anything larger is refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Total size of the request headers we accept (431 above). hyper refuses
+/// far larger heads on its own, with an empty 431.
+pub const HEADER_LIMIT: usize = 32 * 1024;
 
 /// A JSON error response: the client gets a short fixed message, never a cause.
 pub fn json_error(status: StatusCode, message: &str) -> Response {
@@ -87,6 +90,7 @@ impl Service {
                 let draining = draining.load(Ordering::Relaxed);
                 async move { fail_health_while_draining(draining, request, next).await }
             }))
+            .layer(middleware::from_fn(refuse_huge_headers))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 REQUEST_TIMEOUT,
@@ -146,6 +150,21 @@ fn server_span(request: &Request) -> tracing::Span {
         let _ = span.set_parent(parent);
     }
     span
+}
+
+async fn refuse_huge_headers(request: Request, next: Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > HEADER_LIMIT {
+        return json_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request header fields too large",
+        );
+    }
+    next.run(request).await
 }
 
 async fn fail_health_while_draining(draining: bool, request: Request, next: Next) -> Response {

@@ -52,3 +52,17 @@ where
         }
     }
 }
+
+/// Parses a binary's configuration from `args` and the environment; on
+/// `--help`, `--version` or an error, prints what clap says and gives the
+/// exit code to return.
+pub fn parse_args<C: clap::Parser>(args: impl IntoIterator<Item = String>) -> Result<C, ExitCode> {
+    C::try_parse_from(args).map_err(|error| {
+        let _ = error.print();
+        if error.use_stderr() {
+            ExitCode::from(SETUP_ERROR)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}

@@ -81,6 +81,22 @@ async fn unknown_paths_get_404_with_a_json_error() {
 }
 
 #[tokio::test]
+async fn large_headers_get_431_with_a_json_error() {
+    let server = Server::mode("v1").await;
+    let response = reqwest::Client::new()
+        .get(server.url("/ratings/0"))
+        .header("x-big", "a".repeat(64 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 431);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"request header fields too large"}"#
+    );
+}
+
+#[tokio::test]
 async fn huge_headers_are_refused_and_the_server_keeps_serving() {
     let server = Server::mode("v1").await;
     let response = reqwest::Client::new()

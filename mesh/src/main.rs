@@ -1,0 +1,112 @@
+//! `bookinfo`: run any Bookinfo service, the whole app behind the local data
+//! plane (`up`), or the canary tutorial end to end (`demo`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use bookinfo_mesh::up::{Up, UpConfig};
+use bookinfo_support::telemetry::{self, TelemetryArgs};
+
+#[derive(Parser)]
+#[command(name = "bookinfo", about = "Rust Bookinfo on one machine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one service, as its own binary would (`bookinfo service reviews --help`).
+    Service {
+        /// details, reviews, ratings or productpage.
+        name: String,
+        /// The service's own flags.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Start the whole app behind the local data plane until Ctrl-C.
+    Up {
+        /// Where the app is reached.
+        #[arg(long, default_value = "127.0.0.1:9080")]
+        listen: SocketAddr,
+        /// Admin endpoint (loopback only).
+        #[arg(long, default_value = "127.0.0.1:15000")]
+        admin: SocketAddr,
+        /// Routing files (VirtualService, DestinationRule, HTTPRoute), applied in order.
+        #[arg(long = "routes", default_value = "istio/destination-rule-all.yaml")]
+        routes: Vec<PathBuf>,
+        /// Apply changes to the routing files while running.
+        #[arg(long)]
+        watch: bool,
+        #[command(flatten)]
+        telemetry: TelemetryArgs,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Service { name, args } => {
+            let args = std::iter::once(name.clone()).chain(args);
+            match name.as_str() {
+                "details" => bookinfo_details::main(args).await,
+                "reviews" => bookinfo_reviews::main(args).await,
+                "ratings" => bookinfo_ratings::main(args).await,
+                other => {
+                    eprintln!(
+                        "bookinfo: unknown service `{other}` (details, reviews, ratings, productpage)"
+                    );
+                    ExitCode::from(3)
+                }
+            }
+        }
+        Command::Up {
+            listen,
+            admin,
+            routes,
+            watch,
+        } => {
+            init_logs();
+            if !admin.ip().is_loopback() {
+                eprintln!(
+                    "bookinfo: the admin endpoint must be on a loopback address, not {admin}"
+                );
+                return ExitCode::from(3);
+            }
+            let program = match std::env::current_exe() {
+                Ok(program) => program,
+                Err(error) => {
+                    eprintln!("bookinfo: cannot find my own program: {error}");
+                    return ExitCode::from(3);
+                }
+            };
+            let config = UpConfig {
+                program,
+                listen,
+                admin,
+                routes,
+                watch,
+            };
+            let up = match Up::start(&config).await {
+                Ok(up) => up,
+                Err(error) => {
+                    eprintln!("bookinfo: {error}");
+                    return ExitCode::from(3);
+                }
+            };
+            println!("Bookinfo is up: http://{}/productpage", up.entry);
+            println!(
+                "admin (routing epochs, apply routes): http://{}/epoch",
+                up.admin
+            );
+            println!("Ctrl-C stops everything.");
+            bookinfo_support::http::shutdown_signal().await;
+            up.stop().await;
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! The local data plane: one proxy listener per service host, routing every
+//! request by the current table (VirtualService semantics: first matching
+//! rule, fault injection, per-request weighted choice, mirror, timeout,
+//! retries), and the routing state that admin and file watch change in
+//! epochs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::load::Object;
+use crate::table::{self, Rule, Selector, Table};
+
+/// Requests are buffered (so retries and mirrors can resend them); Bookinfo
+/// bodies are tiny.
+const MAX_BODY: usize = 1 << 20;
+/// Istio's default when a route sets no retries: two more attempts, on
+/// connection failures only.
+const DEFAULT_RETRIES: u32 = 2;
+
+/// A running service process the plane can route to.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub app: String,
+    pub labels: BTreeMap<String, String>,
+    pub addr: SocketAddr,
+}
+
+impl Instance {
+    fn selected_by(&self, selector: &Selector) -> bool {
+        self.app == selector.app
+            && selector
+                .labels
+                .iter()
+                .all(|(k, v)| self.labels.get(k) == Some(v))
+    }
+}
+
+/// The routing state, shared by the proxies and the admin endpoint.
+pub struct Plane {
+    instances: Vec<Instance>,
+    objects: Mutex<Vec<Object>>,
+    table: RwLock<Arc<Table>>,
+    epoch: AtomicU64,
+    round_robin: AtomicUsize,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// What an applied change produced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applied {
+    pub epoch: u64,
+    pub warnings: Vec<String>,
+}
+
+impl Plane {
+    pub fn new(instances: Vec<Instance>) -> Arc<Self> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(1)));
+        Arc::new(Self {
+            instances,
+            objects: Mutex::new(Vec::new()),
+            table: RwLock::new(Arc::new(Table::default())),
+            epoch: AtomicU64::new(0),
+            round_robin: AtomicUsize::new(0),
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        })
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    pub fn table(&self) -> Arc<Table> {
+        self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Adds `objects` (replacing those of the same kind and name) and starts
+    /// a new epoch; on any error the routes in force stay as they were.
+    pub fn apply(&self, objects: Vec<Object>) -> Result<Applied, String> {
+        let mut current = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let mut merged = current.clone();
+        merged.extend(objects);
+        self.install(&mut current, merged)
+    }
+
+    /// Replaces the whole set of objects (file watch: the files are the truth).
+    pub fn replace(&self, objects: Vec<Object>) -> Result<Applied, String> {
+        let mut current = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        self.install(&mut current, objects)
+    }
+
+    fn install(&self, current: &mut Vec<Object>, objects: Vec<Object>) -> Result<Applied, String> {
+        let mut table = table::compile(&objects)?;
+        for (host, rules) in &table.hosts {
+            for rule in rules {
+                for destination in &rule.destinations {
+                    if !self
+                        .instances
+                        .iter()
+                        .any(|i| i.selected_by(&destination.selector))
+                    {
+                        table.warnings.push(format!(
+                            "host {host}: no instance has labels {:?}; requests routed there get 503",
+                            destination.selector.labels
+                        ));
+                    }
+                }
+            }
+        }
+        let warnings = table.warnings.clone();
+        *current = objects;
+        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        for warning in &warnings {
+            tracing::warn!(epoch, "{warning}");
+        }
+        Ok(Applied { epoch, warnings })
+    }
+
+    fn pick_instance(&self, selector: &Selector) -> Option<SocketAddr> {
+        let candidates: Vec<&Instance> = self
+            .instances
+            .iter()
+            .filter(|i| i.selected_by(selector))
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let turn = self.round_robin.fetch_add(1, Ordering::Relaxed);
+        Some(candidates[turn % candidates.len()].addr)
+    }
+}
+
+/// Index of the destination a uniform draw `u` in [0, 1) falls on, by
+/// relative weight. Each request draws on its own, as Envoy's weighted
+/// clusters do, so consecutive choices are independent.
+pub fn pick_weighted(weights: &[u32], u: f64) -> usize {
+    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    let mut point = u * total as f64;
+    for (index, &weight) in weights.iter().enumerate() {
+        point -= f64::from(weight);
+        if point < 0.0 {
+            return index;
+        }
+    }
+    weights.iter().rposition(|&w| w > 0).unwrap_or(0)
+}
+
+/// The first rule whose match list accepts the request (an empty list
+/// accepts all), as Istio evaluates `http` routes in order.
+pub fn find_rule<'a>(rules: &'a [Rule], path: &str, headers: &HeaderMap) -> Option<&'a Rule> {
+    rules.iter().find(|rule| {
+        rule.matches.is_empty()
+            || rule.matches.iter().any(|m| {
+                m.uri.as_ref().is_none_or(|uri| uri.matches(path))
+                    && m.headers.iter().all(|(name, matcher)| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .is_some_and(|v| matcher.matches(v))
+                    })
+            })
+    })
+}
+
+/// The proxy of one host (e.g. `reviews`).
+#[derive(Clone)]
+pub struct HostProxy {
+    pub plane: Arc<Plane>,
+    pub host: String,
+}
+
+fn envoy_reply(status: StatusCode, body: &'static str) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain")], body).into_response()
+}
+
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "trailer",
+];
+
+pub async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return envoy_reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+    };
+    let plane = &proxy.plane;
+    let table = plane.table();
+    let path = parts.uri.path();
+    let mut headers = parts.headers.clone();
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+
+    let rule = table
+        .hosts
+        .get(&proxy.host)
+        .and_then(|rules| find_rule(rules, path, &parts.headers));
+    let Some(rule) = rule else {
+        // No VirtualService: a Kubernetes Service balances over all pods.
+        let selector = Selector {
+            app: proxy.host.clone(),
+            labels: BTreeMap::new(),
+        };
+        return forward(
+            plane,
+            &selector,
+            &parts.method,
+            &path_and_query,
+            &headers,
+            &body,
+            None,
+            None,
+        )
+        .await;
+    };
+
+    if let Some((status, share)) = rule.abort
+        && rand::random::<f64>() < share
+    {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return envoy_reply(status, "fault filter abort");
+    }
+    if let Some((delay, share)) = rule.delay
+        && rand::random::<f64>() < share
+    {
+        tokio::time::sleep(delay).await;
+    }
+    let weights: Vec<u32> = rule.destinations.iter().map(|d| d.weight).collect();
+    let chosen = &rule.destinations[pick_weighted(&weights, rand::random::<f64>())].selector;
+
+    if let Some((mirror, share)) = &rule.mirror
+        && rand::random::<f64>() < *share
+    {
+        mirror_request(
+            plane.clone(),
+            mirror.clone(),
+            &parts.method,
+            &path_and_query,
+            &headers,
+            &body,
+        );
+    }
+    let send = forward(
+        plane,
+        chosen,
+        &parts.method,
+        &path_and_query,
+        &headers,
+        &body,
+        rule.retries.as_ref(),
+        rule.timeout,
+    );
+    match rule.timeout {
+        Some(timeout) => tokio::time::timeout(timeout, send)
+            .await
+            .unwrap_or_else(|_| {
+                envoy_reply(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout")
+            }),
+        None => send.await,
+    }
+}
+
+/// Mirrored requests go to the mirror's instance with `-shadow` appended to
+/// the authority, as Envoy does; the answer is dropped.
+fn mirror_request(
+    plane: Arc<Plane>,
+    selector: Selector,
+    method: &axum::http::Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) {
+    let mut headers = headers.clone();
+    if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        let shadow = match host.split_once(':') {
+            Some((name, port)) => format!("{name}-shadow:{port}"),
+            None => format!("{host}-shadow"),
+        };
+        if let Ok(value) = HeaderValue::from_str(&shadow) {
+            headers.insert(header::HOST, value);
+        }
+    }
+    let (method, path_and_query, body) = (method.clone(), path_and_query.to_owned(), body.clone());
+    tokio::spawn(async move {
+        let _ = forward(
+            &plane,
+            &selector,
+            &method,
+            &path_and_query,
+            &headers,
+            &body,
+            None,
+            None,
+        )
+        .await;
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    plane: &Plane,
+    selector: &Selector,
+    method: &axum::http::Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    retries: Option<&table::RetryPolicy>,
+    route_timeout: Option<Duration>,
+) -> Response {
+    let attempts = 1 + retries.map_or(DEFAULT_RETRIES, |r| r.attempts);
+    let retry_on: Vec<String> = retries.map_or_else(
+        || vec!["connect-failure".to_owned()],
+        |r| r.retry_on.clone(),
+    );
+    let per_try = retries.and_then(|r| r.per_try_timeout).or(route_timeout);
+    let mut last = envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
+    for _ in 0..attempts {
+        let Some(addr) = plane.pick_instance(selector) else {
+            return envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
+        };
+        let uri: Uri = match format!("http://{addr}{path_and_query}").parse() {
+            Ok(uri) => uri,
+            Err(_) => return envoy_reply(StatusCode::BAD_REQUEST, "bad request path"),
+        };
+        let mut request = axum::http::Request::new(Full::new(body.clone()));
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers.clone();
+        let sent = plane.client.request(request);
+        let outcome = match per_try {
+            Some(timeout) => tokio::time::timeout(timeout, sent).await.ok(),
+            None => Some(sent.await),
+        };
+        let (response, retry) = match outcome {
+            None => (
+                envoy_reply(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout"),
+                retry_on.iter().any(|r| r == "5xx" || r == "gateway-error"),
+            ),
+            Some(Err(error)) => {
+                let connect = error.is_connect();
+                (
+                    envoy_reply(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "upstream connect error or disconnect/reset before headers",
+                    ),
+                    retry_on.iter().any(|r| {
+                        r == "5xx"
+                            || r == "reset"
+                            || (connect && (r == "connect-failure" || r == "gateway-error"))
+                    }),
+                )
+            }
+            Some(Ok(response)) => {
+                let status = response.status();
+                let retry = retry_on.iter().any(|r| match r.as_str() {
+                    "5xx" => status.is_server_error(),
+                    "gateway-error" => matches!(status.as_u16(), 502..=504),
+                    "retriable-4xx" => status == StatusCode::CONFLICT,
+                    _ => false,
+                });
+                let (mut parts, body) = response.into_parts();
+                for name in HOP_BY_HOP {
+                    parts.headers.remove(name);
+                }
+                (Response::from_parts(parts, Body::new(body)), retry)
+            }
+        };
+        last = response;
+        if !retry {
+            break;
+        }
+    }
+    last
+}
+
+/// Listens for one host; the router lives as long as the plane.
+pub fn host_router(plane: Arc<Plane>, host: &str) -> axum::Router {
+    axum::Router::new().fallback(proxy).with_state(HostProxy {
+        plane,
+        host: host.to_owned(),
+    })
+}
+
+/// Shares per version of each host's default route, for the admin endpoint
+/// and the loadgen.
+pub fn shares(table: &Table) -> HashMap<String, BTreeMap<String, f64>> {
+    table
+        .hosts
+        .keys()
+        .filter_map(|host| table.shares(host, &[]).map(|s| (host.clone(), s)))
+        .collect()
+}

@@ -1,0 +1,413 @@
+//! The compiled routing table: for each service host, the ordered rules of
+//! its VirtualService (or HTTPRoute) with destinations resolved to instance
+//! selectors through DestinationRule subsets. Compiling checks everything a
+//! request would otherwise trip over later.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::load::Object;
+use crate::model::{self, StringMatch};
+
+/// Which instances a destination means: an app and the labels a subset
+/// (or a per-version Service) selects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Selector {
+    pub app: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Selector {
+    /// The `version` label, which is how Bookinfo names its subsets.
+    pub fn version(&self) -> Option<&str> {
+        self.labels.get("version").map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Exact(String),
+    Prefix(String),
+    Regex(Regex),
+}
+
+impl Matcher {
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Exact(want) => value == want,
+            Self::Prefix(want) => value.starts_with(want.as_str()),
+            Self::Regex(re) => re.is_match(value),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Match {
+    pub uri: Option<Matcher>,
+    pub headers: Vec<(String, Matcher)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Weighted {
+    pub selector: Selector,
+    /// Relative weight; the shares are weight / sum.
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub per_try_timeout: Option<Duration>,
+    pub retry_on: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Any one of them (an empty list matches every request).
+    pub matches: Vec<Match>,
+    pub destinations: Vec<Weighted>,
+    pub timeout: Option<Duration>,
+    pub retries: Option<RetryPolicy>,
+    pub delay: Option<(Duration, f64)>,
+    pub abort: Option<(u16, f64)>,
+    pub mirror: Option<(Selector, f64)>,
+}
+
+/// Routes of every host that has a VirtualService or HTTPRoute; hosts
+/// without one are balanced round-robin over all their instances.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub hosts: HashMap<String, Vec<Rule>>,
+    pub warnings: Vec<String>,
+}
+
+impl Table {
+    /// The configured shares per version of the first rule of `host` that
+    /// matches a request with these headers (what loadgen expects).
+    pub fn shares(&self, host: &str, headers: &[(&str, &str)]) -> Option<BTreeMap<String, f64>> {
+        let rules = self.hosts.get(host)?;
+        let rule = rules.iter().find(|rule| {
+            rule.matches.is_empty()
+                || rule.matches.iter().any(|m| {
+                    m.uri.is_none()
+                        && m.headers.iter().all(|(name, matcher)| {
+                            headers
+                                .iter()
+                                .any(|(n, v)| n.eq_ignore_ascii_case(name) && matcher.matches(v))
+                        })
+                })
+        })?;
+        let total: u32 = rule.destinations.iter().map(|d| d.weight).sum();
+        let mut shares = BTreeMap::new();
+        for destination in &rule.destinations {
+            let version = destination.selector.version().unwrap_or("all").to_owned();
+            *shares.entry(version).or_insert(0.0) +=
+                f64::from(destination.weight) / f64::from(total);
+        }
+        Some(shares)
+    }
+}
+
+fn short_host(host: &str) -> String {
+    // `reviews.default.svc.cluster.local` and `reviews` are the same here.
+    host.split('.').next().unwrap_or(host).to_owned()
+}
+
+fn matcher(m: &StringMatch, what: &str) -> Result<Matcher, String> {
+    Ok(match m {
+        StringMatch::Exact(s) => Matcher::Exact(s.clone()),
+        StringMatch::Prefix(s) => Matcher::Prefix(s.clone()),
+        // Istio (RE2 via Envoy) matches the whole value.
+        StringMatch::Regex(s) => Matcher::Regex(
+            Regex::new(&format!("^(?:{s})$"))
+                .map_err(|e| format!("{what}: bad regex `{s}`: {e}"))?,
+        ),
+    })
+}
+
+fn duration(text: &str, what: &str) -> Result<Duration, String> {
+    bookinfo_support::config::parse_duration(text).map_err(|e| format!("{what}: {e}"))
+}
+
+fn percent(value: Option<f64>, what: &str) -> Result<f64, String> {
+    let value = value.unwrap_or(100.0);
+    if !(0.0..=100.0).contains(&value) || value.is_nan() {
+        return Err(format!("{what}: percentage {value} is not within 0..100"));
+    }
+    Ok(value / 100.0)
+}
+
+/// Turns raw weights into relative ones as Istio does since 1.15: they need
+/// not sum to 100 (a warning says so), but none may be negative and not all
+/// may be zero.
+fn weights(
+    raw: &[Option<i64>],
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<u32>, String> {
+    if raw.len() == 1 && raw[0].is_none() {
+        return Ok(vec![100]);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    for weight in raw {
+        let weight = weight.unwrap_or(0);
+        if weight < 0 {
+            return Err(format!("{what}: negative weight {weight}"));
+        }
+        out.push(
+            u32::try_from(weight).map_err(|_| format!("{what}: weight {weight} is too large"))?,
+        );
+    }
+    let sum: u64 = out.iter().map(|&w| u64::from(w)).sum();
+    if sum == 0 {
+        return Err(format!("{what}: all weights are zero"));
+    }
+    if sum != 100 {
+        warnings.push(format!(
+            "{what}: weights sum to {sum}, not 100; they are taken as relative (as Istio does)"
+        ));
+    }
+    Ok(out)
+}
+
+/// Compiles the objects (later ones replace earlier ones of the same
+/// kind and name) into a table.
+pub fn compile(objects: &[Object]) -> Result<Table, String> {
+    let mut latest: BTreeMap<String, &Object> = BTreeMap::new();
+    for object in objects {
+        latest.insert(object.key(), object);
+    }
+    let mut subsets: HashMap<(String, String), BTreeMap<String, String>> = HashMap::new();
+    let mut table = Table::default();
+    for object in latest.values() {
+        if let Object::DestinationRule(dr) = object {
+            let host = short_host(&dr.spec.host);
+            if dr.spec.traffic_policy.is_some()
+                || dr.spec.subsets.iter().any(|s| s.traffic_policy.is_some())
+            {
+                table.warnings.push(format!(
+                    "DestinationRule {}: trafficPolicy (load balancer, TLS) is not applied locally; \
+                     every request is routed on its own",
+                    dr.metadata.name
+                ));
+            }
+            for subset in &dr.spec.subsets {
+                subsets.insert((host.clone(), subset.name.clone()), subset.labels.clone());
+            }
+        }
+    }
+    for object in latest.values() {
+        match object {
+            Object::VirtualService(vs) => compile_vs(vs, &subsets, &mut table)?,
+            Object::HttpRoute(route) => compile_http_route(route, &mut table)?,
+            Object::DestinationRule(_) => {}
+        }
+    }
+    Ok(table)
+}
+
+fn compile_vs(
+    vs: &model::VirtualService,
+    subsets: &HashMap<(String, String), BTreeMap<String, String>>,
+    table: &mut Table,
+) -> Result<(), String> {
+    let name = &vs.metadata.name;
+    let resolve = |d: &model::Destination, what: &str| -> Result<Selector, String> {
+        let app = short_host(&d.host);
+        let labels = match &d.subset {
+            None => BTreeMap::new(),
+            Some(subset) => subsets
+                .get(&(app.clone(), subset.clone()))
+                .cloned()
+                .ok_or_else(|| format!("{what}: subset `{subset}` of host `{app}` is not defined by any DestinationRule"))?,
+        };
+        Ok(Selector { app, labels })
+    };
+    let mut rules = Vec::new();
+    for (index, http) in vs.spec.http.iter().enumerate() {
+        let what = format!("VirtualService {name}, http[{index}]");
+        if http.route.is_empty() {
+            return Err(format!("{what}: no route"));
+        }
+        let raw: Vec<Option<i64>> = http.route.iter().map(|r| r.weight).collect();
+        let weights = weights(&raw, &what, &mut table.warnings)?;
+        let mut destinations = Vec::new();
+        for (route, weight) in http.route.iter().zip(weights) {
+            destinations.push(Weighted {
+                selector: resolve(&route.destination, &what)?,
+                weight,
+            });
+        }
+        let mut matches = Vec::new();
+        for m in &http.matches {
+            let uri = m.uri.as_ref().map(|u| matcher(u, &what)).transpose()?;
+            let mut headers = Vec::new();
+            for (header, value) in &m.headers {
+                headers.push((header.to_ascii_lowercase(), matcher(value, &what)?));
+            }
+            matches.push(Match { uri, headers });
+        }
+        let fault = http.fault.as_ref();
+        let delay = match fault.and_then(|f| f.delay.as_ref()) {
+            None => None,
+            Some(d) => Some((
+                duration(&d.fixed_delay, &what)?,
+                percent(d.percentage.as_ref().map(|p| p.value).or(d.percent), &what)?,
+            )),
+        };
+        let abort = match fault.and_then(|f| f.abort.as_ref()) {
+            None => None,
+            Some(a) => Some((
+                a.http_status,
+                percent(a.percentage.as_ref().map(|p| p.value), &what)?,
+            )),
+        };
+        let mirror = match &http.mirror {
+            None => None,
+            Some(m) => Some((
+                resolve(m, &what)?,
+                percent(http.mirror_percentage.as_ref().map(|p| p.value), &what)?,
+            )),
+        };
+        let retries = match &http.retries {
+            None => None,
+            Some(r) => Some(RetryPolicy {
+                attempts: r.attempts,
+                per_try_timeout: r
+                    .per_try_timeout
+                    .as_deref()
+                    .map(|t| duration(t, &what))
+                    .transpose()?,
+                retry_on: r
+                    .retry_on
+                    .as_deref()
+                    .unwrap_or("5xx,connect-failure")
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .collect(),
+            }),
+        };
+        rules.push(Rule {
+            matches,
+            destinations,
+            timeout: http
+                .timeout
+                .as_deref()
+                .map(|t| duration(t, &what))
+                .transpose()?,
+            retries,
+            delay,
+            abort,
+            mirror,
+        });
+    }
+    for host in &vs.spec.hosts {
+        if host == "*"
+            || !vs.spec.gateways.is_empty() && !vs.spec.gateways.iter().any(|g| g == "mesh")
+        {
+            // Bound to an ingress gateway: the local entry point is the
+            // productpage listener itself, so there is nothing to install.
+            continue;
+        }
+        table.hosts.insert(short_host(host), rules.clone());
+    }
+    Ok(())
+}
+
+/// A per-version Service name (`reviews-v2`, from bookinfo-versions.yaml)
+/// selects app `reviews` with `version: v2`; a plain name selects the app.
+fn backend_selector(name: &str) -> Selector {
+    match name.rsplit_once("-v") {
+        Some((app, version))
+            if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Selector {
+                app: app.to_owned(),
+                labels: BTreeMap::from([("version".to_owned(), format!("v{version}"))]),
+            }
+        }
+        _ => Selector {
+            app: name.to_owned(),
+            labels: BTreeMap::new(),
+        },
+    }
+}
+
+fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Result<(), String> {
+    let name = &route.metadata.name;
+    let mut rules = Vec::new();
+    for (index, rule) in route.spec.rules.iter().enumerate() {
+        let what = format!("HTTPRoute {name}, rules[{index}]");
+        if rule.backend_refs.is_empty() {
+            return Err(format!("{what}: no backendRefs"));
+        }
+        let raw: Vec<Option<i64>> = rule
+            .backend_refs
+            .iter()
+            .map(|b| Some(b.weight.unwrap_or(1)))
+            .collect();
+        let weights = weights(&raw, &what, &mut Vec::new())?;
+        let destinations = rule
+            .backend_refs
+            .iter()
+            .zip(weights)
+            .map(|(b, weight)| Weighted {
+                selector: backend_selector(&b.name),
+                weight,
+            })
+            .collect();
+        let mut matches = Vec::new();
+        for m in &rule.matches {
+            let uri = match &m.path {
+                None => None,
+                Some(p) => Some(match p.kind.as_deref().unwrap_or("PathPrefix") {
+                    "Exact" => Matcher::Exact(p.value.clone()),
+                    "PathPrefix" => Matcher::Prefix(p.value.clone()),
+                    "RegularExpression" => matcher(&StringMatch::Regex(p.value.clone()), &what)?,
+                    other => {
+                        return Err(format!("{what}: path match type {other} is not supported"));
+                    }
+                }),
+            };
+            let mut headers = Vec::new();
+            for h in &m.headers {
+                let value = match h.kind.as_deref().unwrap_or("Exact") {
+                    "Exact" => Matcher::Exact(h.value.clone()),
+                    "RegularExpression" => matcher(&StringMatch::Regex(h.value.clone()), &what)?,
+                    other => {
+                        return Err(format!(
+                            "{what}: header match type {other} is not supported"
+                        ));
+                    }
+                };
+                headers.push((h.name.to_ascii_lowercase(), value));
+            }
+            matches.push(Match { uri, headers });
+        }
+        let timeout = rule
+            .timeouts
+            .as_ref()
+            .and_then(|t| t.request.as_deref())
+            .map(|t| duration(t, &what))
+            .transpose()?;
+        rules.push(Rule {
+            matches,
+            destinations,
+            timeout,
+            retries: None,
+            delay: None,
+            abort: None,
+            mirror: None,
+        });
+    }
+    for parent in &route.spec.parent_refs {
+        // Mesh routes attach to a Service (GAMMA); routes on a Gateway are
+        // ingress, which the local entry point does not need.
+        if parent.kind.as_deref() == Some("Service") {
+            table.hosts.insert(short_host(&parent.name), rules.clone());
+        }
+    }
+    Ok(())
+}

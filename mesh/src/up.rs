@@ -1,0 +1,283 @@
+//! `bookinfo up`: every Bookinfo service as its own process on loopback
+//! ports, the data plane's router in front of each service host, routing
+//! files applied, and everything stopped together.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+use crate::load;
+use crate::plane::{self, Instance, Plane};
+
+/// Environment variables of one workload.
+type Env = &'static [(&'static str, &'static str)];
+
+/// The six workloads of `bookinfo.yaml`: name, app, version, environment.
+const WORKLOADS: [(&str, &str, &str, Env); 6] = [
+    ("details-v1", "details", "v1", &[]),
+    ("ratings-v1", "ratings", "v1", &[("SERVICE_VERSION", "v1")]),
+    (
+        "reviews-v1",
+        "reviews",
+        "v1",
+        &[("ENABLE_RATINGS", "false"), ("SERVICE_VERSION", "v1")],
+    ),
+    (
+        "reviews-v2",
+        "reviews",
+        "v2",
+        &[
+            ("ENABLE_RATINGS", "true"),
+            ("STAR_COLOR", "black"),
+            ("SERVICE_VERSION", "v2"),
+        ],
+    ),
+    (
+        "reviews-v3",
+        "reviews",
+        "v3",
+        &[
+            ("ENABLE_RATINGS", "true"),
+            ("STAR_COLOR", "red"),
+            ("SERVICE_VERSION", "v3"),
+        ],
+    ),
+    ("productpage-v1", "productpage", "v1", &[]),
+];
+
+const HOSTS: [&str; 4] = ["productpage", "details", "reviews", "ratings"];
+
+#[derive(Debug, Clone)]
+pub struct UpConfig {
+    /// The program to run the services with (`bookinfo service NAME`).
+    pub program: PathBuf,
+    /// Where the app is reached (productpage's router); 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The admin endpoint; 0 picks a free port. Always loopback.
+    pub admin: SocketAddr,
+    /// Routing files applied in order at start.
+    pub routes: Vec<PathBuf>,
+    /// Re-read the routing files when they change.
+    pub watch: bool,
+}
+
+/// The running app.
+pub struct Up {
+    pub entry: SocketAddr,
+    pub admin: SocketAddr,
+    pub plane: Arc<Plane>,
+    children: Vec<(String, Child)>,
+    stop: watch::Sender<bool>,
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn wait_listening(addr: SocketAddr, name: &str, child: &mut Child) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("{name} exited during start-up ({status})"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(format!("{name} did not listen on {addr} within 20 s"))
+}
+
+async fn serve(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
+    let _ = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await;
+}
+
+impl Up {
+    pub async fn start(config: &UpConfig) -> Result<Self, String> {
+        let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
+        // Routers first: the services are told where their backends are.
+        let mut routers = BTreeMap::new();
+        for host in HOSTS {
+            let addr = if host == "productpage" {
+                config.listen
+            } else {
+                "127.0.0.1:0".parse().map_err(|_| "address")?
+            };
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| io(&format!("cannot listen on {addr} for {host}"), e))?;
+            routers.insert(host, listener);
+        }
+        let router_port = |host: &str| {
+            routers[host]
+                .local_addr()
+                .map(|a| a.port())
+                .unwrap_or(0)
+                .to_string()
+        };
+        let backend_env: Vec<(String, String)> = ["details", "reviews", "ratings"]
+            .iter()
+            .flat_map(|host| {
+                let upper = host.to_ascii_uppercase();
+                [
+                    (format!("{upper}_HOSTNAME"), "127.0.0.1".to_owned()),
+                    (format!("{upper}_SERVICE_PORT"), router_port(host)),
+                ]
+            })
+            .collect();
+
+        let mut instances = Vec::new();
+        let mut children = Vec::new();
+        for (name, app, version, env) in WORKLOADS {
+            let port = free_port().map_err(|e| io("no free port", e))?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let mut command = Command::new(&config.program);
+            command
+                .args(["service", app])
+                .env("LISTEN_ADDR", addr.to_string())
+                .env("HOSTNAME", format!("{name}-local"))
+                .envs(backend_env.iter().cloned())
+                .envs(env.iter().copied())
+                .kill_on_drop(true);
+            let mut child = command
+                .spawn()
+                .map_err(|e| io(&format!("cannot start {name}"), e))?;
+            wait_listening(addr, name, &mut child).await?;
+            children.push((name.to_owned(), child));
+            instances.push(Instance {
+                app: app.to_owned(),
+                labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
+                addr,
+            });
+        }
+
+        let plane = Plane::new(instances);
+        let mut objects = Vec::new();
+        for path in &config.routes {
+            let loaded = load::load_file(path).map_err(|e| e.to_string())?;
+            for note in loaded.notes {
+                tracing::info!("{note}");
+            }
+            objects.extend(loaded.objects);
+        }
+        plane.replace(objects)?;
+
+        let (stop, stopped) = watch::channel(false);
+        let entry = routers["productpage"]
+            .local_addr()
+            .map_err(|e| io("entry", e))?;
+        for (host, listener) in routers {
+            tokio::spawn(serve(
+                listener,
+                plane::host_router(plane.clone(), host),
+                stopped.clone(),
+            ));
+        }
+        let admin_listener = TcpListener::bind(config.admin)
+            .await
+            .map_err(|e| io(&format!("cannot listen on {} for admin", config.admin), e))?;
+        let admin = admin_listener.local_addr().map_err(|e| io("admin", e))?;
+        tokio::spawn(serve(
+            admin_listener,
+            crate::admin::router(plane.clone()),
+            stopped.clone(),
+        ));
+        if config.watch {
+            tokio::spawn(watch_files(plane.clone(), config.routes.clone(), stopped));
+        }
+        Ok(Self {
+            entry,
+            admin,
+            plane,
+            children,
+            stop,
+        })
+    }
+
+    /// Kills one service process (to show degraded pages).
+    pub async fn kill(&mut self, name: &str) -> bool {
+        match self.children.iter_mut().find(|(n, _)| n == name) {
+            Some((_, child)) => child.kill().await.is_ok(),
+            None => false,
+        }
+    }
+
+    pub fn process_names(&self) -> Vec<String> {
+        self.children.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// Stops the routers and every service process.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        for (_, child) in &mut self.children {
+            if let Some(pid) = child.id() {
+                // SIGTERM first so services drain; kill whatever lingers.
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+        }
+        for (name, child) in &mut self.children {
+            if tokio::time::timeout(Duration::from_secs(5), child.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("{name} did not stop on SIGTERM; killing it");
+                let _ = child.kill().await;
+            }
+        }
+    }
+}
+
+/// Polls the routing files (no inotify dependency; once a second is plenty
+/// for a human editing a file) and replaces the routes when any changed.
+async fn watch_files(plane: Arc<Plane>, files: Vec<PathBuf>, mut stop: watch::Receiver<bool>) {
+    let stamp = |files: &[PathBuf]| -> Vec<Option<std::time::SystemTime>> {
+        files
+            .iter()
+            .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+            .collect()
+    };
+    let mut last = stamp(&files);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let now = stamp(&files);
+        if now == last {
+            continue;
+        }
+        last = now;
+        let mut objects = Vec::new();
+        let mut failed = None;
+        for file in &files {
+            match load::load_file(file) {
+                Ok(loaded) => objects.extend(loaded.objects),
+                Err(error) => failed = Some(error.to_string()),
+            }
+        }
+        let result = match failed {
+            Some(error) => Err(error),
+            None => plane.replace(objects),
+        };
+        match result {
+            Ok(applied) => {
+                tracing::info!(epoch = applied.epoch, "routing files changed: new epoch")
+            }
+            Err(error) => tracing::error!("routing files rejected, previous routes stay: {error}"),
+        }
+    }
+}
