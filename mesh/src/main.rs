@@ -56,6 +56,7 @@ async fn main() -> ExitCode {
                 "details" => bookinfo_details::main(args).await,
                 "reviews" => bookinfo_reviews::main(args).await,
                 "ratings" => bookinfo_ratings::main(args).await,
+                "productpage" => bookinfo_productpage::main(args).await,
                 other => {
                     eprintln!(
                         "bookinfo: unknown service `{other}` (details, reviews, ratings, productpage)"
@@ -69,8 +70,9 @@ async fn main() -> ExitCode {
             admin,
             routes,
             watch,
+            telemetry,
         } => {
-            init_logs();
+            let _logs = telemetry::init(&telemetry, "bookinfo");
             if !admin.ip().is_loopback() {
                 eprintln!(
                     "bookinfo: the admin endpoint must be on a loopback address, not {admin}"

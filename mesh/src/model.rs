@@ -75,12 +75,17 @@ pub struct HttpMatch {
     pub headers: BTreeMap<String, StringMatch>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "lowercase")]
-pub enum StringMatch {
-    Exact(String),
-    Prefix(String),
-    Regex(String),
+/// Istio's `StringMatch`: exactly one of the three is set (checked when
+/// the table is compiled).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StringMatch {
+    #[serde(default)]
+    pub exact: Option<String>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub regex: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

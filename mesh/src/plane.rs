@@ -53,7 +53,9 @@ pub struct Plane {
     objects: Mutex<Vec<Object>>,
     table: RwLock<Arc<Table>>,
     epoch: AtomicU64,
-    round_robin: AtomicUsize,
+    /// One turn counter per app, so each host's Service-style balancing is
+    /// not skewed by picks for other hosts.
+    round_robin: HashMap<String, AtomicUsize>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -69,12 +71,16 @@ impl Plane {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(1)));
+        let round_robin = instances
+            .iter()
+            .map(|i| (i.app.clone(), AtomicUsize::new(0)))
+            .collect();
         Arc::new(Self {
             instances,
             objects: Mutex::new(Vec::new()),
             table: RwLock::new(Arc::new(Table::default())),
             epoch: AtomicU64::new(0),
-            round_robin: AtomicUsize::new(0),
+            round_robin,
             client: Client::builder(TokioExecutor::new()).build(connector),
         })
     }
@@ -139,7 +145,10 @@ impl Plane {
         if candidates.is_empty() {
             return None;
         }
-        let turn = self.round_robin.fetch_add(1, Ordering::Relaxed);
+        let turn = self
+            .round_robin
+            .get(&selector.app)
+            .map_or(0, |counter| counter.fetch_add(1, Ordering::Relaxed));
         Some(candidates[turn % candidates.len()].addr)
     }
 }

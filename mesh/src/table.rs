@@ -116,15 +116,21 @@ fn short_host(host: &str) -> String {
 }
 
 fn matcher(m: &StringMatch, what: &str) -> Result<Matcher, String> {
-    Ok(match m {
-        StringMatch::Exact(s) => Matcher::Exact(s.clone()),
-        StringMatch::Prefix(s) => Matcher::Prefix(s.clone()),
-        // Istio (RE2 via Envoy) matches the whole value.
-        StringMatch::Regex(s) => Matcher::Regex(
-            Regex::new(&format!("^(?:{s})$"))
-                .map_err(|e| format!("{what}: bad regex `{s}`: {e}"))?,
-        ),
-    })
+    match (&m.exact, &m.prefix, &m.regex) {
+        (Some(s), None, None) => Ok(Matcher::Exact(s.clone())),
+        (None, Some(s), None) => Ok(Matcher::Prefix(s.clone())),
+        (None, None, Some(s)) => regex_matcher(s, what),
+        _ => Err(format!(
+            "{what}: a string match needs exactly one of exact, prefix, regex"
+        )),
+    }
+}
+
+/// Istio (RE2 via Envoy) matches the whole value.
+fn regex_matcher(pattern: &str, what: &str) -> Result<Matcher, String> {
+    Regex::new(&format!("^(?:{pattern})$"))
+        .map(Matcher::Regex)
+        .map_err(|e| format!("{what}: bad regex `{pattern}`: {e}"))
 }
 
 fn duration(text: &str, what: &str) -> Result<Duration, String> {
@@ -365,7 +371,7 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
                 Some(p) => Some(match p.kind.as_deref().unwrap_or("PathPrefix") {
                     "Exact" => Matcher::Exact(p.value.clone()),
                     "PathPrefix" => Matcher::Prefix(p.value.clone()),
-                    "RegularExpression" => matcher(&StringMatch::Regex(p.value.clone()), &what)?,
+                    "RegularExpression" => regex_matcher(&p.value, &what)?,
                     other => {
                         return Err(format!("{what}: path match type {other} is not supported"));
                     }
@@ -375,7 +381,7 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
             for h in &m.headers {
                 let value = match h.kind.as_deref().unwrap_or("Exact") {
                     "Exact" => Matcher::Exact(h.value.clone()),
-                    "RegularExpression" => matcher(&StringMatch::Regex(h.value.clone()), &what)?,
+                    "RegularExpression" => regex_matcher(&h.value, &what)?,
                     other => {
                         return Err(format!(
                             "{what}: header match type {other} is not supported"

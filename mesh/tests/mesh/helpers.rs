@@ -1,0 +1,96 @@
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use bookinfo_mesh::load::load_str;
+use bookinfo_mesh::plane::{Instance, Plane, host_router};
+
+pub async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+/// What a stub upstream saw.
+#[derive(Default)]
+pub struct Seen {
+    pub count: AtomicUsize,
+    pub hosts: Mutex<Vec<String>>,
+}
+
+/// A stub instance answering its version; the first `fail_first` requests
+/// get 503, and each answer waits `delay`.
+pub async fn stub(
+    version: &'static str,
+    fail_first: usize,
+    delay: Duration,
+) -> (SocketAddr, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let record = seen.clone();
+    let router = Router::new().fallback(move |headers: HeaderMap| {
+        let record = record.clone();
+        async move {
+            let n = record.count.fetch_add(1, Ordering::SeqCst);
+            let host = headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            record.hosts.lock().unwrap().push(host);
+            tokio::time::sleep(delay).await;
+            let status = if n < fail_first { 503 } else { 200 };
+            (axum::http::StatusCode::from_u16(status).unwrap(), version).into_response()
+        }
+    });
+    (serve(router).await, seen)
+}
+
+pub fn instance(app: &str, version: &str, addr: SocketAddr) -> Instance {
+    Instance {
+        app: app.to_owned(),
+        labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
+        addr,
+    }
+}
+
+pub const REVIEWS_SUBSETS: &str = "
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+spec:
+  host: reviews
+  subsets:
+  - name: v1
+    labels: {version: v1}
+  - name: v2
+    labels: {version: v2}
+  - name: v3
+    labels: {version: v3}
+";
+
+/// A plane over `instances` with `yaml` (plus the reviews subsets) applied,
+/// and its reviews proxy listening.
+pub async fn plane_with(instances: Vec<Instance>, yaml: &str) -> (Arc<Plane>, SocketAddr) {
+    let plane = Plane::new(instances);
+    let mut objects = load_str("subsets", REVIEWS_SUBSETS).unwrap().objects;
+    objects.extend(load_str("test", yaml).unwrap().objects);
+    plane.replace(objects).unwrap();
+    let addr = serve(host_router(plane.clone(), "reviews")).await;
+    (plane, addr)
+}
+
+pub async fn get(addr: SocketAddr, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(format!("http://{addr}/reviews/0"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}

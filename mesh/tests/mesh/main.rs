@@ -1,0 +1,8 @@
+//! Tests of the local data plane: the routing model on the shipped files and
+//! on broken ones, and the router against stub upstreams on 127.0.0.1.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+mod loading;
+mod proxy;
+mod selection;

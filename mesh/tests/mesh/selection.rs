@@ -1,0 +1,86 @@
+use axum::http::{HeaderMap, HeaderValue};
+use bookinfo_mesh::load::load_str;
+use bookinfo_mesh::plane::{find_rule, pick_weighted};
+use bookinfo_mesh::table::compile;
+use rand::{RngExt, SeedableRng};
+
+const MATCHES: &str = "
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - match:
+    - headers: {end-user: {exact: jason}}
+    route: [{destination: {host: reviews, subset: v2}}]
+  - match:
+    - headers: {end-user: {regex: 'test-.*'}}
+    - uri: {prefix: /reviews/9}
+    route: [{destination: {host: reviews, subset: v3}}]
+  - match:
+    - uri: {regex: '/reviews/[0-9]+'}
+      headers: {x-canary: {prefix: yes}}
+    route: [{destination: {host: reviews, subset: v3}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+";
+
+fn version_for(path: &str, headers: &[(&'static str, &str)]) -> String {
+    let mut objects = load_str("s", crate::helpers::REVIEWS_SUBSETS)
+        .unwrap()
+        .objects;
+    objects.extend(load_str("m", MATCHES).unwrap().objects);
+    let table = compile(&objects).unwrap();
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(*name, HeaderValue::from_str(value).unwrap());
+    }
+    let rule = find_rule(&table.hosts["reviews"], path, &map).unwrap();
+    rule.destinations[0].selector.version().unwrap().to_owned()
+}
+
+#[test]
+fn rules_are_tried_in_order_with_exact_prefix_and_regex_matches() {
+    assert_eq!(version_for("/reviews/0", &[("end-user", "jason")]), "v2");
+    assert_eq!(version_for("/reviews/0", &[("end-user", "jason2")]), "v1");
+    assert_eq!(version_for("/reviews/0", &[("end-user", "test-1")]), "v3");
+    assert_eq!(
+        version_for("/reviews/0", &[("end-user", "xtest-1")]),
+        "v1",
+        "regex matches the whole value"
+    );
+    assert_eq!(version_for("/reviews/93", &[]), "v3");
+    assert_eq!(
+        version_for("/reviews/1", &[("x-canary", "yes-please")]),
+        "v3"
+    );
+    assert_eq!(
+        version_for("/reviews/a", &[("x-canary", "yes")]),
+        "v1",
+        "all conditions of a match must hold"
+    );
+    assert_eq!(version_for("/reviews/0", &[]), "v1");
+}
+
+#[test]
+fn weighted_choice_follows_the_weights_within_statistical_bounds() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let n = 20_000;
+    let mut hits = [0u32; 3];
+    for _ in 0..n {
+        hits[pick_weighted(&[30, 70, 0], rng.random::<f64>())] += 1;
+    }
+    assert_eq!(hits[2], 0, "a zero weight never gets traffic");
+    let share = f64::from(hits[0]) / f64::from(n);
+    let sigma = (0.3 * 0.7 / f64::from(n)).sqrt();
+    assert!((share - 0.3).abs() < 4.0 * sigma, "share {share}");
+}
+
+#[test]
+fn weighted_choice_covers_the_edges() {
+    assert_eq!(pick_weighted(&[30, 70], 0.0), 0);
+    assert_eq!(pick_weighted(&[30, 70], 0.2999), 0);
+    assert_eq!(pick_weighted(&[30, 70], 0.3), 1);
+    assert_eq!(pick_weighted(&[30, 70], 0.999_999), 1);
+    assert_eq!(pick_weighted(&[0, 5, 0], 0.5), 1);
+}

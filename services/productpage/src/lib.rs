@@ -1,0 +1,181 @@
+//! productpage: the Bookinfo front end (contract section 2). Our own HTML
+//! page with the markers clients grep for, the JSON API that proxies
+//! details, reviews and ratings, login with a signed session cookie, and
+//! the upstream call policy (details once, reviews twice, 3 s each) with
+//! productpage's header forwarding.
+
+mod assets;
+mod backends;
+pub mod config;
+mod error;
+pub mod forwarding;
+mod login;
+mod pages;
+mod pyjson;
+mod routes;
+pub mod session;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use bookinfo_support::http::Service;
+use bookinfo_support::launch;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+pub use backends::{Backends, Destination};
+pub use config::{CALL_TIMEOUT, Config, Markers, VERSION_LABEL};
+pub use error::Error;
+pub use session::SessionKey;
+
+/// Response header naming the reviews version that answered
+/// (`x-bookinfo-version` of the reviews reply), so tools can classify a
+/// page without parsing HTML.
+pub const REVIEWS_VERSION_HEADER: &str = "x-bookinfo-reviews-version";
+
+/// What [`AppState::new`] needs. [`Settings::from_config`] fills it from the
+/// command line and environment; tests and the in-process launcher may
+/// adjust fields (e.g. a shorter `call_timeout`) before building the state.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub details_url: String,
+    pub reviews_url: String,
+    pub ratings_url: String,
+    /// Bound of each outbound attempt (upstream: 3 s).
+    pub call_timeout: Duration,
+    pub flood_factor: u16,
+    pub markers: Markers,
+    /// Signs session cookies; `None` draws a random key for this process.
+    pub session_secret: Option<String>,
+    /// How long `/health` fails before the listener closes on shutdown.
+    pub drain: Duration,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            details_url: config.details_url(),
+            reviews_url: config.reviews_url(),
+            ratings_url: config.ratings_url(),
+            call_timeout: CALL_TIMEOUT,
+            flood_factor: config.flood_factor,
+            markers: config.ui_markers,
+            session_secret: config.session_secret.clone().filter(|s| !s.is_empty()),
+            drain: config.listen.drain,
+        }
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: Service,
+    backends: Backends,
+    flood_factor: u16,
+    markers: Markers,
+    sessions: SessionKey,
+    drain: Duration,
+}
+
+impl AppState {
+    pub fn new(settings: Settings) -> Self {
+        let mut registry = Registry::default();
+        // `request_result` first, as upstream's registry has it.
+        let backends = Backends::new(
+            &settings.details_url,
+            &settings.reviews_url,
+            &settings.ratings_url,
+            settings.call_timeout,
+            &mut registry,
+        );
+        let sessions = match &settings.session_secret {
+            Some(secret) => SessionKey::new(secret.as_bytes()),
+            None => {
+                tracing::warn!(
+                    "SESSION_SECRET is not set: signing sessions with a random key, \
+                     so replicas will not share sessions and a restart logs everyone out"
+                );
+                SessionKey::random()
+            }
+        };
+        Self {
+            inner: Arc::new(Inner {
+                service: Service::new(VERSION_LABEL, registry),
+                backends,
+                flood_factor: settings.flood_factor,
+                markers: settings.markers,
+                sessions,
+                drain: settings.drain,
+            }),
+        }
+    }
+
+    pub fn backends(&self) -> &Backends {
+        &self.inner.backends
+    }
+
+    pub fn markers(&self) -> Markers {
+        self.inner.markers
+    }
+
+    pub fn flood_factor(&self) -> u16 {
+        self.inner.flood_factor
+    }
+
+    pub fn sessions(&self) -> &SessionKey {
+        &self.inner.sessions
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.inner.service
+    }
+}
+
+/// The state the binary runs with, from its configuration.
+pub fn build_state(config: &Config) -> AppState {
+    AppState::new(Settings::from_config(config))
+}
+
+/// The routes with `/metrics` and the standard layers.
+pub fn app(state: AppState) -> Router {
+    let service = state.inner.service.clone();
+    service.router(routes::routes(state))
+}
+
+/// The whole `productpage` program: configuration from `args` and the
+/// environment, then serve until SIGTERM. The `productpage` binary and an
+/// in-process launcher both run this.
+pub async fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
+    let config: Config = match launch::parse_args(args) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    launch::launch(
+        "productpage",
+        &config.listen,
+        &config.telemetry,
+        |listener| {
+            // Built after telemetry starts, so its warnings are logged.
+            let state = build_state(&config);
+            run(listener, state, bookinfo_support::http::shutdown_signal())
+        },
+    )
+    .await
+}
+
+/// Serves until `shutdown` resolves, then drains (see [`Settings::drain`]).
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = state.inner.service.clone();
+    let drain = state.inner.drain;
+    service.serve(listener, app(state), shutdown, drain).await
+}

@@ -1,0 +1,331 @@
+//! Stub backends (small axum servers on 127.0.0.1:0 that record what they
+//! receive and answer canned replies) and a productpage wired to them.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bookinfo_productpage::{AppState, Config, Settings, app};
+use clap::Parser;
+use tokio::net::TcpListener;
+
+pub const SECRET: &str = "test-secret";
+
+pub const DETAILS_V1: &str = r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#;
+pub const RATINGS: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
+
+/// A reviews body as upstream reviews concatenates it.
+pub fn reviews_body(pod: &str, cluster: &str, r1: &str, r2: &str) -> String {
+    format!(
+        r#"{{"id": "0","podname": "{pod}","clustername": "{cluster}","reviews": [{{  "reviewer": "Reviewer1",  "text": "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!"{r1}}},{{  "reviewer": "Reviewer2",  "text": "Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare."{r2}}}]}}"#
+    )
+}
+
+pub fn stars(n: u8, color: &str) -> String {
+    format!(r#", "rating": {{"stars": {n}, "color": "{color}"}}"#)
+}
+
+pub const RATING_ERROR: &str =
+    r#", "rating": {"error": "Ratings service is currently unavailable"}"#;
+
+pub fn reviews_v1() -> Canned {
+    Canned::ok(reviews_body("reviews-v1-5b4f8d7c9-x2x7k", "null", "", "")).version("reviews-v1")
+}
+
+pub fn reviews_v2() -> Canned {
+    Canned::ok(reviews_body(
+        "reviews-v2-6c5d9f8b7-k8s9p",
+        "null",
+        &stars(5, "black"),
+        &stars(4, "black"),
+    ))
+    .version("reviews-v2")
+}
+
+pub fn reviews_v3() -> Canned {
+    Canned::ok(reviews_body(
+        "reviews-v3-7d6e0a9c8-m4n5q",
+        "null",
+        &stars(5, "red"),
+        &stars(4, "red"),
+    ))
+    .version("reviews-v3")
+}
+
+pub fn reviews_ratings_down() -> Canned {
+    Canned::ok(reviews_body(
+        "reviews-v2-6c5d9f8b7-k8s9p",
+        "null",
+        RATING_ERROR,
+        RATING_ERROR,
+    ))
+    .version("reviews-v2")
+}
+
+/// What a stub answers.
+#[derive(Clone, Debug)]
+pub struct Canned {
+    pub status: u16,
+    pub body: String,
+    pub version: Option<String>,
+    pub delay: Duration,
+}
+
+impl Canned {
+    pub fn ok(body: impl Into<String>) -> Self {
+        Self::status(200, body)
+    }
+
+    pub fn status(status: u16, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: body.into(),
+            version: None,
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = Some(version.to_owned());
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// One request a stub received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// Path and query exactly as they arrived.
+    pub target: String,
+    pub headers: HeaderMap,
+    pub at: Instant,
+}
+
+#[derive(Clone)]
+pub struct Stub {
+    pub port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    canned: Arc<Mutex<Canned>>,
+}
+
+impl Stub {
+    pub async fn start(canned: Canned) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stub = Self {
+            port,
+            seen: Arc::default(),
+            canned: Arc::new(Mutex::new(canned)),
+        };
+        let handler_stub = stub.clone();
+        let router = Router::new().fallback(move |request: Request| {
+            let stub = handler_stub.clone();
+            async move { stub.answer(request).await }
+        });
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        stub
+    }
+
+    async fn answer(&self, request: Request) -> Response {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_default();
+        self.seen.lock().unwrap().push(Seen {
+            target,
+            headers: request.headers().clone(),
+            at: Instant::now(),
+        });
+        let canned = self.canned.lock().unwrap().clone();
+        tokio::time::sleep(canned.delay).await;
+        let mut response = (
+            StatusCode::from_u16(canned.status).unwrap(),
+            [("content-type", "application/json")],
+            canned.body,
+        )
+            .into_response();
+        if let Some(version) = canned.version {
+            response
+                .headers_mut()
+                .insert("x-bookinfo-version", version.parse().unwrap());
+        }
+        response
+    }
+
+    pub fn set(&self, canned: Canned) {
+        *self.canned.lock().unwrap() = canned;
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn calls(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    pub fn last_header(&self, name: &str) -> Option<String> {
+        self.seen().last().and_then(|seen| {
+            seen.headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+    }
+}
+
+/// A port on which nothing listens.
+pub async fn dead_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Where productpage's three backends are.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    pub details: u16,
+    pub reviews: u16,
+    pub ratings: u16,
+}
+
+/// Healthy stubs for all three backends, reviews answering as `reviews`.
+pub struct World {
+    pub details: Stub,
+    pub reviews: Stub,
+    pub ratings: Stub,
+}
+
+impl World {
+    pub async fn start(reviews: Canned) -> Self {
+        Self {
+            details: Stub::start(Canned::ok(DETAILS_V1)).await,
+            reviews: Stub::start(reviews).await,
+            ratings: Stub::start(Canned::ok(RATINGS)).await,
+        }
+    }
+
+    pub fn ports(&self) -> Ports {
+        Ports {
+            details: self.details.port,
+            reviews: self.reviews.port,
+            ratings: self.ratings.port,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    /// productpage on 127.0.0.1:0 against `ports`, with `extra` command-line
+    /// arguments and `tweak` applied to the settings.
+    pub async fn spawn_with(
+        ports: Ports,
+        extra: &[&str],
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let details = ports.details.to_string();
+        let reviews = ports.reviews.to_string();
+        let ratings = ports.ratings.to_string();
+        let mut args = vec![
+            "productpage",
+            "--details-hostname",
+            "127.0.0.1",
+            "--details-service-port",
+            &details,
+            "--reviews-hostname",
+            "127.0.0.1",
+            "--reviews-service-port",
+            &reviews,
+            "--ratings-hostname",
+            "127.0.0.1",
+            "--ratings-service-port",
+            &ratings,
+            "--session-secret",
+            SECRET,
+        ];
+        args.extend_from_slice(extra);
+        let config = Config::try_parse_from(args).unwrap();
+        let mut settings = Settings::from_config(&config);
+        tweak(&mut settings);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = app(AppState::new(settings));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { base, client }
+    }
+
+    pub async fn spawn(ports: Ports) -> Self {
+        Self::spawn_with(ports, &[], |_| {}).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// `(status, body)` of the product page, with `cookie` if given.
+    pub async fn page(&self, cookie: Option<&str>) -> (u16, String) {
+        let mut request = self.client.get(self.url("/productpage"));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    /// Logs in as `user` and returns the `name=value` of the session cookie.
+    pub async fn login(&self, user: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("username={user}&passwd=password"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 302);
+        let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+        set_cookie.split(';').next().unwrap().to_owned()
+    }
+}
+
+pub fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+/// Sends `GET {target}` exactly as written (no client-side path
+/// normalisation) and returns the status and the raw response.
+pub async fn raw_get(base: &str, target: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
