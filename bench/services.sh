@@ -8,20 +8,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 secs=${1:-10}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 3; }
 cargo build --release --locked -p bookinfo-bench -p bookinfo-details -p bookinfo-reviews -p bookinfo-ratings >&2
-bin=target/release
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return; sleep 0.05; done; echo "not up: $1"; exit 3; }
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+source bench/lib.sh
 
 p_hello=$(port); p_ratings=$(port); p_details=$(port); p_reviews=$(port); p_reviews1=$(port)
-"$bin/hello" "127.0.0.1:$p_hello" & pids+=($!); pid_hello=$!
-LISTEN_ADDR=127.0.0.1:$p_ratings RUST_LOG=warn "$bin/ratings" & pids+=($!); pid_ratings=$!
-LISTEN_ADDR=127.0.0.1:$p_details RUST_LOG=warn "$bin/details" & pids+=($!); pid_details=$!
-LISTEN_ADDR=127.0.0.1:$p_reviews1 RUST_LOG=warn "$bin/reviews" & pids+=($!); pid_reviews1=$!
-LISTEN_ADDR=127.0.0.1:$p_reviews RUST_LOG=warn ENABLE_RATINGS=true STAR_COLOR=black \
-    RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=$p_ratings "$bin/reviews" & pids+=($!); pid_reviews=$!
+target/release/hello "127.0.0.1:$p_hello" & pids+=($!); pid_hello=$!
+start ratings "$p_ratings"; pid_ratings=$last_pid
+start details "$p_details"; pid_details=$last_pid
+start reviews "$p_reviews1"; pid_reviews1=$last_pid
+start reviews "$p_reviews" ENABLE_RATINGS=true STAR_COLOR=black \
+    RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT="$p_ratings"; pid_reviews=$last_pid
 wait_up "http://127.0.0.1:$p_hello/"
 wait_up "http://127.0.0.1:$p_ratings/health"
 wait_up "http://127.0.0.1:$p_details/health"
@@ -34,16 +29,10 @@ for pair in hello:$pid_hello ratings:$pid_ratings details:$pid_details reviews-v
     printf '%-11s %6s KiB\n' "${pair%%:*}" "$(rss_kib "${pair#*:}")"
 done
 
-rate() { # URL -> requests/s from wrk
-    wrk -t2 -c32 -d"${secs}s" --latency "$1" | tee /dev/stderr | awk '/Requests\/sec/ {print $2}'
-}
 echo "== wrk -t2 -c32 -d${secs}s (wrk shares the 2 cores with the servers)"
-echo "-- baseline: axum hello-world" >&2
-hello=$(rate "http://127.0.0.1:$p_hello/")
-echo "-- reviews-v2 -> ratings" >&2
-chain=$(rate "http://127.0.0.1:$p_reviews/reviews/0")
-echo "-- ratings alone" >&2
-ratings=$(rate "http://127.0.0.1:$p_ratings/ratings/0")
+hello=$(wrk_run "http://127.0.0.1:$p_hello/" | tee /dev/stderr | wrk_rate)
+chain=$(wrk_run "http://127.0.0.1:$p_reviews/reviews/0" | tee /dev/stderr | wrk_rate)
+ratings=$(wrk_run "http://127.0.0.1:$p_ratings/ratings/0" | tee /dev/stderr | wrk_rate)
 python3 - "$hello" "$chain" "$ratings" <<'PY'
 import sys
 hello, chain, ratings = map(float, sys.argv[1:])

@@ -2,6 +2,7 @@
 //! on broken ones, and the router against stub upstreams on 127.0.0.1.
 #![allow(clippy::unwrap_used)]
 
+mod e2e;
 mod helpers;
 mod loading;
 mod proxy;

@@ -1,0 +1,213 @@
+//! The whole app on real processes behind the local data plane, driven by
+//! the shipped Istio files.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bookinfo_mesh::up::{Up, UpConfig};
+
+const STAR: &str = "glyphicon glyphicon-star";
+const REVIEWS_ERROR: &str = "Sorry, product reviews are currently unavailable for this book.";
+const RATINGS_ERROR: &str = "Ratings service is currently unavailable";
+
+fn istio(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../istio")
+        .join(file)
+}
+
+async fn up(files: &[&str]) -> Up {
+    let mut routes = vec![istio("destination-rule-all.yaml")];
+    routes.extend(files.iter().map(|f| istio(f)));
+    Up::start(&UpConfig {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_bookinfo")),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin: "127.0.0.1:0".parse().unwrap(),
+        routes,
+        watch: false,
+    })
+    .await
+    .unwrap()
+}
+
+/// The session cookie of `user`, from a real login.
+async fn login(up: &Up, user: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("http://{}/login", up.entry))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("username={user}&passwd=password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn page(up: &Up, cookie: Option<&str>) -> (String, String) {
+    let mut request = reqwest::Client::new().get(format!("http://{}/productpage", up.entry));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let version = response
+        .headers()
+        .get("x-bookinfo-reviews-version")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (version, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn all_v1_gives_no_stars() {
+    let up = up(&["virtual-service-all-v1.yaml"]).await;
+    for _ in 0..10 {
+        let (version, body) = page(&up, None).await;
+        assert_eq!(version, "reviews-v1");
+        assert!(!body.contains(STAR));
+        assert!(body.contains("Reviews served by:"));
+    }
+    up.stop().await;
+}
+
+#[tokio::test]
+async fn jason_gets_black_stars_under_the_header_route_and_others_none() {
+    let up = up(&[
+        "virtual-service-all-v1.yaml",
+        "virtual-service-reviews-test-v2.yaml",
+    ])
+    .await;
+    let jason = login(&up, "jason").await;
+    let (version, body) = page(&up, Some(&jason)).await;
+    assert_eq!(version, "reviews-v2");
+    assert_eq!(body.matches(STAR).count(), 9);
+    assert!(body.contains("text-black-500"));
+    let (version, body) = page(&up, None).await;
+    assert_eq!(version, "reviews-v1");
+    assert!(!body.contains(STAR));
+    up.stop().await;
+}
+
+#[tokio::test]
+async fn the_seven_second_ratings_delay_for_jason_gives_the_reviews_error_in_about_six_seconds() {
+    let up = up(&[
+        "virtual-service-all-v1.yaml",
+        "virtual-service-reviews-test-v2.yaml",
+        "virtual-service-ratings-test-delay.yaml",
+    ])
+    .await;
+    let jason = login(&up, "jason").await;
+    let started = Instant::now();
+    let (_, body) = page(&up, Some(&jason)).await;
+    let took = started.elapsed();
+    assert!(body.contains(REVIEWS_ERROR), "{body}");
+    assert!(
+        took >= Duration::from_millis(5_800) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    let (_, body) = page(&up, None).await;
+    assert!(!body.contains(REVIEWS_ERROR), "only jason is delayed");
+    up.stop().await;
+}
+
+#[tokio::test]
+async fn the_ratings_abort_for_jason_shows_ratings_unavailable_at_once() {
+    let up = up(&[
+        "virtual-service-all-v1.yaml",
+        "virtual-service-reviews-test-v2.yaml",
+        "virtual-service-ratings-test-abort.yaml",
+    ])
+    .await;
+    let jason = login(&up, "jason").await;
+    let started = Instant::now();
+    let (_, body) = page(&up, Some(&jason)).await;
+    assert_eq!(body.matches(RATINGS_ERROR).count(), 2);
+    assert!(!body.contains(STAR));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    up.stop().await;
+}
+
+#[tokio::test]
+async fn the_canary_split_observed_over_600_pages_is_within_its_bounds() {
+    let up = up(&["virtual-service-reviews-canary-30-70.yaml"]).await;
+    let n = 600;
+    let mut v2 = 0;
+    for _ in 0..n {
+        let (version, _) = page(&up, None).await;
+        assert!(
+            version == "reviews-v1" || version == "reviews-v2",
+            "{version}"
+        );
+        if version == "reviews-v2" {
+            v2 += 1;
+        }
+    }
+    // 99.9% normal bound around 0.7 (z = 3.29).
+    let share = f64::from(v2) / f64::from(n);
+    let bound = 3.29 * (0.7_f64 * 0.3 / f64::from(n)).sqrt();
+    assert!((share - 0.7).abs() < bound, "v2 share {share}");
+    up.stop().await;
+}
+
+#[tokio::test]
+async fn a_route_change_through_admin_starts_a_new_epoch_and_takes_effect() {
+    let up = up(&["virtual-service-all-v1.yaml"]).await;
+    let admin = format!("http://{}", up.admin);
+    let before: serde_json::Value = reqwest::get(format!("{admin}/epoch"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let yaml = std::fs::read_to_string(istio("virtual-service-reviews-v3.yaml")).unwrap();
+    let applied = reqwest::Client::new()
+        .post(format!("{admin}/apply"))
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(applied.status(), 200);
+    let after: serde_json::Value = reqwest::get(format!("{admin}/epoch"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["epoch"], before["epoch"].as_u64().unwrap() + 1);
+    assert_eq!(after["shares"]["reviews"]["v3"], 1.0);
+    let (version, body) = page(&up, None).await;
+    assert_eq!(version, "reviews-v3");
+    assert!(body.contains("text-red-500"));
+
+    let broken = reqwest::Client::new()
+        .post(format!("{admin}/apply"))
+        .body("kind: [")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 400);
+    assert_eq!(
+        page(&up, None).await.0,
+        "reviews-v3",
+        "the previous routes stay"
+    );
+    up.stop().await;
+}
+
+#[tokio::test]
+async fn killing_a_service_leaves_the_rest_serving_degraded_pages() {
+    let mut up = up(&["virtual-service-reviews-v2.yaml"]).await;
+    assert!(up.kill("ratings-v1").await);
+    let (_, body) = page(&up, None).await;
+    assert_eq!(body.matches(RATINGS_ERROR).count(), 2);
+    assert!(up.kill("details-v1").await);
+    let (_, body) = page(&up, None).await;
+    assert!(body.contains("Error fetching product details"));
+    assert!(body.contains("Book Reviews"));
+    up.stop().await;
+}
