@@ -7,7 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use bookinfo_mesh::up::{Up, UpConfig};
+use std::collections::BTreeMap;
+
+use bookinfo_mesh::plane::Instance;
+use bookinfo_mesh::up::{self, Up, UpConfig};
 use bookinfo_support::telemetry::{self, TelemetryArgs};
 
 #[derive(Parser)]
@@ -44,6 +47,37 @@ enum Command {
         #[command(flatten)]
         telemetry: TelemetryArgs,
     },
+    /// Check the manifests across objects (subsets, selectors, hosts, weights,
+    /// ports, images, hardening), like `istioctl analyze` for this tree.
+    Lint {
+        /// Files or folders to check.
+        #[arg(default_values = ["k8s", "istio"])]
+        paths: Vec<PathBuf>,
+    },
+    /// Only the router of one host, in front of instances given by hand.
+    Proxy {
+        /// The host whose routes apply (e.g. reviews).
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        listen: SocketAddr,
+        /// An instance as VERSION=ADDR (e.g. v1=127.0.0.1:9081); repeatable.
+        #[arg(long = "instance", value_parser = parse_instance, required = true)]
+        instances: Vec<(String, SocketAddr)>,
+        /// Routing files, applied in order.
+        #[arg(long = "routes")]
+        routes: Vec<PathBuf>,
+    },
+}
+
+fn parse_instance(text: &str) -> Result<(String, SocketAddr), String> {
+    let (version, addr) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not VERSION=ADDR"))?;
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an address like 127.0.0.1:9081"))?;
+    Ok((version.to_owned(), addr))
 }
 
 #[tokio::main]
@@ -109,6 +143,56 @@ async fn main() -> ExitCode {
             bookinfo_support::http::shutdown_signal().await;
             up.stop().await;
             ExitCode::SUCCESS
+        }
+        Command::Lint { paths } => {
+            if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+                eprintln!("bookinfo: {} does not exist", missing.display());
+                return ExitCode::from(3);
+            }
+            let findings = bookinfo_mesh::lint::lint(&paths);
+            for finding in &findings {
+                println!("{finding}");
+            }
+            let errors = findings.iter().filter(|f| f.error).count();
+            println!(
+                "lint: {errors} errors, {} warnings",
+                findings.len() - errors
+            );
+            if errors > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Proxy {
+            host,
+            listen,
+            instances,
+            routes,
+        } => {
+            let listener = match tokio::net::TcpListener::bind(listen).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    eprintln!("bookinfo: cannot listen on {listen}: {error}");
+                    return ExitCode::from(3);
+                }
+            };
+            let instances = instances
+                .into_iter()
+                .map(|(version, addr)| Instance {
+                    app: host.clone(),
+                    labels: BTreeMap::from([("version".to_owned(), version)]),
+                    addr,
+                })
+                .collect();
+            let shutdown = bookinfo_support::http::shutdown_signal();
+            match up::proxy_only(&host, listener, instances, &routes, shutdown).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("bookinfo: {error}");
+                    ExitCode::from(3)
+                }
+            }
         }
     }
 }

@@ -164,15 +164,7 @@ impl Up {
         }
 
         let plane = Plane::new(instances);
-        let mut objects = Vec::new();
-        for path in &config.routes {
-            let loaded = load::load_file(path).map_err(|e| e.to_string())?;
-            for note in loaded.notes {
-                tracing::info!("{note}");
-            }
-            objects.extend(loaded.objects);
-        }
-        plane.replace(objects)?;
+        plane.replace(read_routes(&config.routes)?)?;
 
         let (stop, stopped) = watch::channel(false);
         let entry = routers["productpage"]
@@ -280,4 +272,34 @@ async fn watch_files(plane: Arc<Plane>, files: Vec<PathBuf>, mut stop: watch::Re
             Err(error) => tracing::error!("routing files rejected, previous routes stay: {error}"),
         }
     }
+}
+
+/// Reads routing files into objects, logging the documents left aside.
+pub fn read_routes(files: &[PathBuf]) -> Result<Vec<load::Object>, String> {
+    let mut objects = Vec::new();
+    for path in files {
+        let loaded = load::load_file(path).map_err(|e| e.to_string())?;
+        for note in loaded.notes {
+            tracing::info!("{note}");
+        }
+        objects.extend(loaded.objects);
+    }
+    Ok(objects)
+}
+
+/// `bookinfo proxy`: only the data plane for one host, in front of
+/// instances that run elsewhere (benchmarks, or services started by hand).
+pub async fn proxy_only(
+    host: &str,
+    listener: TcpListener,
+    instances: Vec<Instance>,
+    routes: &[PathBuf],
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let plane = Plane::new(instances);
+    plane.replace(read_routes(routes)?)?;
+    axum::serve(listener, plane::host_router(plane, host))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -4,6 +4,7 @@
 
 mod e2e;
 mod helpers;
+mod lint;
 mod loading;
 mod proxy;
 mod selection;
