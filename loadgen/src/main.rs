@@ -1,2 +1,68 @@
-//! `loadgen`: see the crate README.
-fn main() {}
+//! `loadgen`: drive traffic at a Bookinfo product page and verify the reviews split.
+//!
+//! Exit codes: 0 PASS (or a completed measurement), 1 FAIL, 2 INCONCLUSIVE, 3 usage or
+//! setup error. The work is done by [`bookinfo_loadgen::run_controlled`]; this file
+//! only parses arguments, wires Ctrl-C to the run's stop, and prints the summary.
+
+use std::process::ExitCode;
+
+use bookinfo_loadgen::cli::Cli;
+use bookinfo_loadgen::report::text;
+use bookinfo_loadgen::run::SETUP_ERROR_EXIT;
+use bookinfo_loadgen::{control, run_controlled};
+use clap::Parser;
+use clap::error::ErrorKind;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version are not errors; clap's own usage code (2) would collide
+            // with INCONCLUSIVE, so usage errors exit with 3.
+            let _ = e.print();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => exit(SETUP_ERROR_EXIT),
+            };
+        }
+    };
+    let config = match cli.into_config() {
+        Ok(config) => config,
+        Err(message) => return setup_error(&message),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return setup_error(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let (handle, receiver) = control();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: finishing the summary (Ctrl-C again to quit at once)");
+                handle.stop();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        match run_controlled(config, receiver).await {
+            Ok(result) => {
+                print!("{}", text::summary(&result.report));
+                exit(result.exit_code)
+            }
+            Err(e) => setup_error(&e.to_string()),
+        }
+    })
+}
+
+fn setup_error(message: &str) -> ExitCode {
+    eprintln!("loadgen: {message}");
+    exit(SETUP_ERROR_EXIT)
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
+}

@@ -1,0 +1,213 @@
+//! The HTTP side: one client for the whole run, an optional login, and one request
+//! turned into a [`Classification`].
+//!
+//! The per-request timeout is applied around the whole exchange (connect, headers and
+//! body) with `tokio::time::timeout`, so that a slow body counts as a timeout too and the
+//! timed-out request's latency is the timeout (censored, spec C.6), not a lost sample.
+
+use std::time::Duration;
+
+use reqwest::header::{CONNECTION, CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE};
+use reqwest::{Client, Url};
+
+use crate::classify::{Classification, ResponseClass, VERSION_HEADER, classify};
+use crate::run::SetupError;
+
+/// Bodies are read up to this size; a product page is a few kB. Anything beyond is
+/// dropped (the markers are near the top) so that a huge answer cannot exhaust memory.
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// What one request produced, before any timing is attached.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub status: Option<u16>,
+    pub classification: Classification,
+    /// For connection errors: a one-line reason.
+    pub error: Option<String>,
+}
+
+/// The target product page and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    client: Client,
+    url: Url,
+    timeout: Duration,
+    new_connection: bool,
+    cookie: Option<HeaderValue>,
+}
+
+impl Target {
+    pub fn new(url: Url, timeout: Duration, new_connection: bool) -> Result<Self, SetupError> {
+        let mut builder = Client::builder()
+            .connect_timeout(timeout)
+            .tcp_nodelay(true)
+            // productpage forwards the user agent, so backend logs show who is testing.
+            .user_agent(concat!("bookinfo-loadgen/", env!("CARGO_PKG_VERSION")))
+            // A redirect is not a product page; report it as such instead of following.
+            .redirect(reqwest::redirect::Policy::none());
+        if new_connection {
+            // No idle connection is kept, so every request opens its own (spec C.6:
+            // connection-level routing makes consecutive responses dependent).
+            builder = builder.pool_max_idle_per_host(0);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| SetupError::Client(one_line(&e)))?;
+        Ok(Self {
+            client,
+            url,
+            timeout,
+            new_connection,
+            cookie: None,
+        })
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// `POST login` (relative to the page URL, as the page's own form does) with
+    /// `username=NAME&passwd=x`, keeping the session cookie for every later request.
+    pub async fn login(&mut self, user: &str) -> Result<(), SetupError> {
+        let login = self
+            .url
+            .join("login")
+            .map_err(|e| SetupError::Login(format!("cannot build the login URL: {e}")))?;
+        let body = format!("username={}&passwd=x", form_encode(user));
+        let request = self
+            .client
+            .post(login.clone())
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            )
+            .body(body)
+            .send();
+        let response = match tokio::time::timeout(self.timeout, request).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                return Err(SetupError::Unreachable(format!(
+                    "cannot reach {login}: {}",
+                    one_line(&e)
+                )));
+            }
+            Err(_) => {
+                return Err(SetupError::Unreachable(format!(
+                    "no answer from {login} within {}",
+                    crate::report::format_duration(self.timeout)
+                )));
+            }
+        };
+        let status = response.status();
+        if !(status.is_success() || status.is_redirection()) {
+            return Err(SetupError::Login(format!(
+                "login as {user:?} at {login} answered HTTP {}",
+                status.as_u16()
+            )));
+        }
+        let cookies: Vec<String> = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(|pair| pair.trim().to_owned())
+            .filter(|pair| pair.contains('='))
+            .collect();
+        if cookies.is_empty() {
+            return Err(SetupError::Login(format!(
+                "login as {user:?} at {login} set no session cookie"
+            )));
+        }
+        let value = HeaderValue::from_str(&cookies.join("; "))
+            .map_err(|_| SetupError::Login(format!("login at {login} set an unusable cookie")))?;
+        self.cookie = Some(value);
+        Ok(())
+    }
+
+    /// One GET of the page, classified. Never fails: errors are outcomes.
+    pub async fn fetch(&self) -> Fetched {
+        match tokio::time::timeout(self.timeout, self.exchange()).await {
+            Ok(Ok((status, header, body))) => Fetched {
+                status: Some(status),
+                classification: classify(status, header.as_deref(), &body),
+                error: None,
+            },
+            Ok(Err(e)) => Fetched {
+                status: None,
+                classification: Classification::without_response(ResponseClass::ConnectError),
+                error: Some(one_line(&e)),
+            },
+            Err(_) => Fetched {
+                status: None,
+                classification: Classification::without_response(ResponseClass::TimedOut),
+                error: None,
+            },
+        }
+    }
+
+    async fn exchange(&self) -> Result<(u16, Option<String>, Vec<u8>), reqwest::Error> {
+        let mut request = self.client.get(self.url.clone());
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie.clone());
+        }
+        if self.new_connection {
+            request = request.header(CONNECTION, HeaderValue::from_static("close"));
+        }
+        let mut response = request.send().await?;
+        let status = response.status().as_u16();
+        let header = response
+            .headers()
+            .get(VERSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            let room = BODY_LIMIT.saturating_sub(body.len());
+            body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(&[]));
+            if body.len() >= BODY_LIMIT {
+                break;
+            }
+        }
+        Ok((status, header, body))
+    }
+}
+
+/// `application/x-www-form-urlencoded` for one value.
+fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// The innermost cause of an error, which is the part a user can act on
+/// ("Connection refused (os error 111)" rather than "error sending request").
+pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        message = inner.to_string();
+        source = inner.source();
+    }
+    message.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_are_encoded() {
+        assert_eq!(form_encode("jason"), "jason");
+        assert_eq!(form_encode("a b&c=d"), "a+b%26c%3Dd");
+        assert_eq!(form_encode("é"), "%C3%A9");
+    }
+}

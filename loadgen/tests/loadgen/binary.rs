@@ -1,0 +1,108 @@
+//! The `loadgen` binary: exit codes 0 PASS, 1 FAIL, 2 INCONCLUSIVE, 3 usage/setup.
+
+use std::process::Output;
+
+use crate::helpers::{StubOptions, closed_port, spawn_stub};
+
+async fn loadgen(args: Vec<String>) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_follow_the_verdict() {
+    let stub = spawn_stub(StubOptions::weighted(&[("v1", 30), ("v2", 70)])).await;
+    let url = stub.url("/productpage").to_string();
+    let common = [
+        "--rate",
+        "1000",
+        "--requests",
+        "3000",
+        "--tolerance",
+        "10",
+        "--alpha",
+        "0.01",
+    ];
+    let mut pass = args(&[&url, "--expect", "v1=30,v2=70"]);
+    pass.extend(args(&common));
+    let out = loadgen(pass).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    // The plan was printed before the run.
+    assert!(stderr(&out).contains("needed:"), "{}", stderr(&out));
+
+    let mut fail = args(&[&url, "--expect", "v1=70,v2=30", "--quiet"]);
+    fail.extend(args(&common));
+    let out = loadgen(fail).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    let out = loadgen(args(&[
+        &url,
+        "--expect",
+        "v1=30,v2=70",
+        "--rate",
+        "1000",
+        "--requests",
+        "10",
+        "--quiet",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    let out = loadgen(args(&[
+        &url,
+        "--rate",
+        "1000",
+        "--requests",
+        "10",
+        "--quiet",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_exits_3_with_one_line() {
+    let stub = spawn_stub(StubOptions::weighted(&[("v1", 100)])).await;
+    let url = stub.url("/productpage").to_string();
+    let hello = stub.url("/hello").to_string();
+    let nowhere = format!("http://{}/productpage", closed_port().await);
+    let cases = [
+        (args(&[&url, "--expect", "v1=30,v2=60"]), "add up to 90"),
+        (args(&[&url, "--expect", "v1=30,v7=70"]), "unknown version"),
+        (args(&[&url, "--expect", "v1=-30,v2=130"]), "negative"),
+        (args(&[&url, "--expect", "v1=30;v2=70"]), "cannot read"),
+        (args(&[&nowhere, "--requests", "5"]), "cannot reach"),
+        (
+            args(&[&hello, "--requests", "5"]),
+            "not a Bookinfo product page",
+        ),
+        (args(&[&url, "--rate", "fast"]), "requests per second"),
+        (args(&[&url, "--no-such-flag"]), "unexpected argument"),
+    ];
+    for (list, wanted) in cases {
+        let out = loadgen(list.clone()).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{list:?}: {err}");
+        assert!(err.contains(wanted), "{list:?}: {err}");
+        assert!(!err.contains("panicked"), "{list:?}: {err}");
+        if !wanted.contains("argument") && !wanted.contains("per second") {
+            assert_eq!(err.trim().lines().count(), 1, "{list:?}: {err}");
+        }
+    }
+    let help = loadgen(args(&["--help"])).await;
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--expect-from"));
+}
