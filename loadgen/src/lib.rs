@@ -11,6 +11,7 @@ pub mod control;
 mod epoch;
 pub mod expect;
 pub mod expectation;
+pub mod follow;
 pub mod latency;
 pub mod report;
 pub mod run;

@@ -4,6 +4,7 @@
 //! and the launcher that runs the whole app on one machine.
 
 pub mod admin;
+pub mod demo;
 pub mod lint;
 pub mod load;
 pub mod model;

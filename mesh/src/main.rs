@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 
 use std::collections::BTreeMap;
 
+use bookinfo_loadgen::report::progress::Display;
+use bookinfo_mesh::demo;
 use bookinfo_mesh::plane::Instance;
 use bookinfo_mesh::up::{self, Up, UpConfig};
 use bookinfo_support::telemetry::{self, TelemetryArgs};
@@ -46,6 +48,19 @@ enum Command {
         watch: bool,
         #[command(flatten)]
         telemetry: TelemetryArgs,
+    },
+    /// The canary tutorial end to end: deploy, canary 30/70, verify, take
+    /// over to v2, verify, take v1 offline, verify.
+    Demo {
+        /// Requests per second (the tutorial sends 2).
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Longest each verification may run.
+        #[arg(long, default_value = "90s", value_parser = bookinfo_support::config::parse_duration)]
+        step_limit: std::time::Duration,
+        /// Folder with the routing files.
+        #[arg(long)]
+        istio: Option<PathBuf>,
     },
     /// Check the manifests across objects (subsets, selectors, hosts, weights,
     /// ports, images, hardening), like `istioctl analyze` for this tree.
@@ -126,6 +141,7 @@ async fn main() -> ExitCode {
                 admin,
                 routes,
                 watch,
+                service_log: telemetry.log_filter.clone(),
             };
             let up = match Up::start(&config).await {
                 Ok(up) => up,
@@ -143,6 +159,50 @@ async fn main() -> ExitCode {
             bookinfo_support::http::shutdown_signal().await;
             up.stop().await;
             ExitCode::SUCCESS
+        }
+        Command::Demo {
+            rate,
+            step_limit,
+            istio,
+        } => {
+            if !(rate > 0.0 && rate <= 10_000.0) {
+                eprintln!("bookinfo: --rate must be between 0 and 10000 requests/s");
+                return ExitCode::from(3);
+            }
+            let program = match std::env::current_exe() {
+                Ok(program) => program,
+                Err(error) => {
+                    eprintln!("bookinfo: cannot find my own program: {error}");
+                    return ExitCode::from(3);
+                }
+            };
+            let config = demo::DemoConfig {
+                program,
+                istio: istio.unwrap_or_else(demo::default_istio_dir),
+                rate,
+                step_limit,
+                display: Display::Auto,
+            };
+            match demo::run(&config).await {
+                Ok(true) => {
+                    println!(
+                        "
+Every step verified: PASS"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok(false) => {
+                    println!(
+                        "
+Some step did not verify (see above)"
+                    );
+                    ExitCode::FAILURE
+                }
+                Err(error) => {
+                    eprintln!("bookinfo: {error}");
+                    ExitCode::from(3)
+                }
+            }
         }
         Command::Lint { paths } => {
             if let Some(missing) = paths.iter().find(|p| !p.exists()) {

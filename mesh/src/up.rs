@@ -65,6 +65,8 @@ pub struct UpConfig {
     pub routes: Vec<PathBuf>,
     /// Re-read the routing files when they change.
     pub watch: bool,
+    /// Log filter of the service processes (`RUST_LOG`).
+    pub service_log: String,
 }
 
 /// The running app.
@@ -138,6 +140,9 @@ impl Up {
             })
             .collect();
 
+        // One secret for this run, so sessions survive any productpage restart
+        // and no warning about a random per-process key is logged.
+        let session_secret = format!("{:032x}", rand::random::<u128>());
         let mut instances = Vec::new();
         let mut children = Vec::new();
         for (name, app, version, env) in WORKLOADS {
@@ -148,6 +153,8 @@ impl Up {
                 .args(["service", app])
                 .env("LISTEN_ADDR", addr.to_string())
                 .env("HOSTNAME", format!("{name}-local"))
+                .env("RUST_LOG", &config.service_log)
+                .env("SESSION_SECRET", &session_secret)
                 .envs(backend_env.iter().cloned())
                 .envs(env.iter().copied())
                 .kill_on_drop(true);

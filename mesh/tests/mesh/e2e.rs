@@ -25,6 +25,7 @@ async fn up(files: &[&str]) -> Up {
         admin: "127.0.0.1:0".parse().unwrap(),
         routes,
         watch: false,
+        service_log: "warn".into(),
     })
     .await
     .unwrap()
@@ -210,4 +211,73 @@ async fn killing_a_service_leaves_the_rest_serving_degraded_pages() {
     assert!(body.contains("Error fetching product details"));
     assert!(body.contains("Book Reviews"));
     up.stop().await;
+}
+
+#[tokio::test]
+async fn the_loadgen_restarts_its_statistics_when_the_routing_epoch_changes() {
+    use bookinfo_loadgen::report::progress::Display;
+    use bookinfo_loadgen::{Limits, Load, RunConfig, Verdict, control, follow, run_controlled};
+
+    let up = up(&["virtual-service-all-v1.yaml"]).await;
+    let admin: reqwest::Url = format!("http://{}/", up.admin).parse().unwrap();
+    let client = reqwest::Client::new();
+    let start = follow::current(&client, &admin, "reviews").await.unwrap();
+
+    let mut run = RunConfig::new(format!("http://{}/productpage", up.entry).parse().unwrap());
+    run.load = Load::Open {
+        interval: Duration::from_millis(5),
+    };
+    run.limits = Limits {
+        duration: None,
+        requests: Some(1_000),
+    };
+    run.expected = start.split.clone();
+    run.stop_on_decision = false;
+    run.display = Display::Quiet;
+    let (handle, receiver) = control();
+    let follower = tokio::spawn(follow::follow(
+        admin.clone(),
+        "reviews".into(),
+        start.number,
+        handle,
+        Duration::from_millis(200),
+    ));
+    let yaml = std::fs::read_to_string(istio("virtual-service-reviews-v3.yaml")).unwrap();
+    let change = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let applied = reqwest::Client::new()
+            .post(admin.join("apply").unwrap())
+            .body(yaml)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(applied.status(), 200);
+    });
+    let result = run_controlled(run, receiver).await.unwrap();
+    change.await.unwrap();
+    follower.abort();
+
+    let report = serde_json::to_value(&result.report).unwrap();
+    assert_eq!(result.report.epochs.len(), 2, "{:#?}", result.report.epochs);
+    let second = &result.report.epochs[1].expectation;
+    assert!(second.contains("routing epoch 2"), "{second}");
+    let current = report["verification"]["current"]["versions"].to_string();
+    assert!(current.contains("\"v3\"") && !current.contains("\"v1\""), "{current}");
+    assert_eq!(result.verdict, Some(Verdict::Pass), "{report:#}");
+    let previous = &report["verification"]["previous_epochs"][0];
+    assert_eq!(previous["verdict"]["state"], "pass", "{previous:#}");
+    up.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_verifies_every_step_of_the_tutorial() {
+    use bookinfo_mesh::demo::{DemoConfig, run};
+    let config = DemoConfig {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_bookinfo")),
+        istio: Path::new(env!("CARGO_MANIFEST_DIR")).join("../istio"),
+        rate: 250.0,
+        step_limit: Duration::from_secs(60),
+        display: bookinfo_loadgen::report::progress::Display::Quiet,
+    };
+    assert_eq!(run(&config).await, Ok(true));
 }
