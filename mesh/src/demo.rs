@@ -1,12 +1,12 @@
 //! `bookinfo demo`: the KubeSphere canary tutorial on one machine, each step
 //! checked by the loadgen's verdict engine instead of by eye.
 //!
-//! 1. deploy Bookinfo (all traffic to reviews v1: no stars);
-//! 2. create the canary of reviews v2 with a 30/70 v1/v2 split;
-//! 3-4. drive traffic like the tutorial's `curl` loop and verify the split;
-//! 5. (traces: see the README; spans export when OTEL_EXPORTER_OTLP_ENDPOINT is set);
-//! 6. take over: 100% to v2, verified;
-//! 7. take the job offline: stop reviews v1, and verify v2 still serves everything.
+//! - 1: deploy Bookinfo (all traffic to reviews v1: no stars);
+//! - 2: create the canary of reviews v2 with a 30/70 v1/v2 split;
+//! - 3 and 4: drive traffic like the tutorial's `curl` loop and verify the split;
+//! - 5: traces (spans export when OTEL_EXPORTER_OTLP_ENDPOINT is set);
+//! - 6: take over: 100% to v2, verified;
+//! - 7: take the job offline: stop reviews v1, and verify v2 still serves everything.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
