@@ -262,7 +262,10 @@ async fn the_loadgen_restarts_its_statistics_when_the_routing_epoch_changes() {
     let second = &result.report.epochs[1].expectation;
     assert!(second.contains("routing epoch 2"), "{second}");
     let current = report["verification"]["current"]["versions"].to_string();
-    assert!(current.contains("\"v3\"") && !current.contains("\"v1\""), "{current}");
+    assert!(
+        current.contains("\"v3\"") && !current.contains("\"v1\""),
+        "{current}"
+    );
     assert_eq!(result.verdict, Some(Verdict::Pass), "{report:#}");
     let previous = &report["verification"]["previous_epochs"][0];
     assert_eq!(previous["verdict"]["state"], "pass", "{previous:#}");
@@ -280,4 +283,123 @@ async fn the_demo_verifies_every_step_of_the_tutorial() {
         display: bookinfo_loadgen::report::progress::Display::Quiet,
     };
     assert_eq!(run(&config).await, Ok(true));
+}
+
+#[tokio::test]
+async fn watched_routing_files_take_effect_when_edited_and_broken_edits_are_refused() {
+    let dir = std::env::temp_dir().join(format!("bookinfo-watch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let routes = dir.join("reviews.yaml");
+    std::fs::copy(istio("virtual-service-all-v1.yaml"), &routes).unwrap();
+    let up = Up::start(&UpConfig {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_bookinfo")),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin: "127.0.0.1:0".parse().unwrap(),
+        routes: vec![istio("destination-rule-all.yaml"), routes.clone()],
+        watch: true,
+        service_log: "warn".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(page(&up, None).await.0, "reviews-v1");
+    let epoch = up.plane.epoch();
+
+    let wait_for_epoch = |want: u64| {
+        let plane = up.plane.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while plane.epoch() < want && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            plane.epoch()
+        }
+    };
+    std::fs::copy(istio("virtual-service-reviews-v3.yaml"), &routes).unwrap();
+    assert_eq!(wait_for_epoch(epoch + 1).await, epoch + 1);
+    assert_eq!(page(&up, None).await.0, "reviews-v3");
+
+    std::fs::write(&routes, "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\nspec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: v9}}]}]}\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(up.plane.epoch(), epoch + 1, "a broken file starts no epoch");
+    assert_eq!(
+        page(&up, None).await.0,
+        "reviews-v3",
+        "the previous routes stay"
+    );
+    up.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn bookinfo_up_serves_until_sigterm_and_then_stops_every_process() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--log-filter",
+            "warn",
+        ])
+        .arg("--routes")
+        .arg(istio("destination-rule-all.yaml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("Bookinfo is up: ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(body.contains("<title>Simple Bookstore App</title>"));
+
+    let pid = child.id().to_string();
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    assert_eq!(
+        children.split_whitespace().count(),
+        6,
+        "six service processes: {children}"
+    );
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    for service in children.split_whitespace() {
+        assert!(
+            !Path::new(&format!("/proc/{service}")).exists() || is_zombie(service),
+            "process {service} still runs"
+        );
+    }
+    assert!(
+        reqwest::get(&url).await.is_err(),
+        "nothing listens any more"
+    );
+}
+
+fn is_zombie(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.split_whitespace().nth(2) == Some("Z"))
+}
+
+#[test]
+fn bookinfo_up_refuses_an_admin_endpoint_off_loopback() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .args(["up", "--admin", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
 }
