@@ -8,6 +8,7 @@
 //! copies a shorter list verbatim.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use bookinfo_support::propagation;
 
 /// Copied verbatim from the incoming request when present.
 pub const VERBATIM_HEADERS: [&str; 14] = [
@@ -113,31 +114,12 @@ fn parse_hex(text: &str, lengths: &[usize]) -> Option<u128> {
 /// the logged-in `user` (if any).
 pub fn outgoing_headers(incoming: &HeaderMap, user: Option<&str>) -> HeaderMap {
     let mut outgoing = HeaderMap::new();
-    for name in VERBATIM_HEADERS {
-        for value in incoming.get_all(name) {
-            outgoing.append(name, value.clone());
-        }
-    }
-    if bookinfo_support::telemetry::exporting() {
-        // Our server span is the parent of the next hop: take the trace
-        // headers the shared propagator writes for it.
-        let mut injected = HeaderMap::new();
-        bookinfo_support::propagation::forward(incoming, &mut injected);
-        for name in [
-            B3_TRACE_ID,
-            B3_SPAN_ID,
-            B3_SAMPLED,
-            "traceparent",
-            "tracestate",
-        ] {
-            outgoing.remove(name);
-            for value in injected.get_all(name) {
-                if !value.is_empty() {
-                    outgoing.append(name, value.clone());
-                }
-            }
-        }
-    } else if let Some(b3) = B3Context::extract(incoming) {
+    propagation::copy(&VERBATIM_HEADERS, incoming, &mut outgoing);
+    // When spans are exported our server span is the parent of the next hop;
+    // otherwise B3 is re-emitted as upstream does.
+    if !propagation::inject_span_context(&mut outgoing)
+        && let Some(b3) = B3Context::extract(incoming)
+    {
         b3.inject(&mut outgoing);
     }
     if let Some(value) = user.and_then(|u| HeaderValue::from_bytes(u.as_bytes()).ok()) {

@@ -157,6 +157,27 @@ async fn reviews(
     ))
 }
 
+/// The whole `reviews` program: configuration from `args` and the environment,
+/// then serve until SIGTERM. The `reviews` binary and the `bookinfo` launcher
+/// both run this.
+pub async fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
+    let config: Config = match bookinfo_support::launch::parse_args(args) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let state = AppState::from_config(&config);
+    let drain = config.listen.drain;
+    bookinfo_support::launch::launch("reviews", &config.listen, &config.telemetry, |listener| {
+        run(
+            listener,
+            state,
+            bookinfo_support::http::shutdown_signal(),
+            drain,
+        )
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,25 +200,4 @@ mod tests {
         assert_eq!(ratings_timeout("red"), OTHER_TIMEOUT);
         assert_eq!(ratings_timeout("Black"), OTHER_TIMEOUT);
     }
-}
-
-/// The whole `reviews` program: configuration from `args` and the environment,
-/// then serve until SIGTERM. The `reviews` binary and the `bookinfo` launcher
-/// both run this.
-pub async fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
-    let config: Config = match bookinfo_support::launch::parse_args(args) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let state = AppState::from_config(&config);
-    let drain = config.listen.drain;
-    bookinfo_support::launch::launch("reviews", &config.listen, &config.telemetry, |listener| {
-        run(
-            listener,
-            state,
-            bookinfo_support::http::shutdown_signal(),
-            drain,
-        )
-    })
-    .await
 }

@@ -32,21 +32,35 @@ pub const FORWARDED_HEADERS: [&str; 20] = [
     "jwt",
 ];
 
-/// Copies the forwarded headers of `incoming` onto `outgoing`. When spans are
-/// exported, the current span's context then replaces the trace headers, so
-/// the next hop becomes a child of our span instead of a sibling.
+/// Copies the forwarded headers of `incoming` onto `outgoing`, then the
+/// current span's context when spans are exported.
 pub fn forward(incoming: &HeaderMap, outgoing: &mut HeaderMap) {
-    for name in FORWARDED_HEADERS {
-        for value in incoming.get_all(name) {
-            outgoing.append(name, value.clone());
+    copy(&FORWARDED_HEADERS, incoming, outgoing);
+    inject_span_context(outgoing);
+}
+
+/// Copies every value of the `names` headers of `incoming` onto `outgoing`.
+pub fn copy(names: &[&'static str], incoming: &HeaderMap, outgoing: &mut HeaderMap) {
+    for name in names {
+        for value in incoming.get_all(*name) {
+            outgoing.append(*name, value.clone());
         }
     }
-    if crate::telemetry::exporting() {
-        let context = tracing::Span::current().context();
-        opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&context, &mut HeaderInjector(outgoing));
-        });
+}
+
+/// When spans are exported, writes the current span's context (W3C and B3)
+/// over the trace headers, so the next hop becomes a child of our span
+/// instead of a sibling; otherwise leaves them as forwarded (the ids would
+/// point at spans nobody sees). Returns whether it wrote.
+pub fn inject_span_context(outgoing: &mut HeaderMap) -> bool {
+    if !crate::telemetry::exporting() {
+        return false;
     }
+    let context = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(outgoing));
+    });
+    true
 }
 
 /// Extractor: the forwarded subset of the incoming headers, ready to be
