@@ -13,6 +13,7 @@ use bookinfo_loadgen::report::progress::Display;
 use bookinfo_mesh::demo;
 use bookinfo_mesh::plane::Instance;
 use bookinfo_mesh::up::{self, Up, UpConfig};
+use bookinfo_support::launch;
 use bookinfo_support::telemetry::{self, TelemetryArgs};
 
 #[derive(Parser)]
@@ -102,10 +103,10 @@ async fn main() -> ExitCode {
         Command::Service { name, args } => {
             let args = std::iter::once(name.clone()).chain(args);
             match name.as_str() {
-                "details" => bookinfo_details::main(args).await,
-                "reviews" => bookinfo_reviews::main(args).await,
-                "ratings" => bookinfo_ratings::main(args).await,
-                "productpage" => bookinfo_productpage::main(args).await,
+                "details" => launch::main::<bookinfo_details::AppState>(args).await,
+                "reviews" => launch::main::<bookinfo_reviews::AppState>(args).await,
+                "ratings" => launch::main::<bookinfo_ratings::AppState>(args).await,
+                "productpage" => launch::main::<bookinfo_productpage::AppState>(args).await,
                 other => {
                     eprintln!(
                         "bookinfo: unknown service `{other}` (details, reviews, ratings, productpage)"

@@ -6,20 +6,20 @@ mod books_api;
 mod config;
 mod ruby_integer;
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use tokio::net::TcpListener;
 
 use bookinfo_api::details::BookDetails;
+use bookinfo_support::config::ListenArgs;
 use bookinfo_support::http::{Service, json_error};
+use bookinfo_support::launch::Program;
 use bookinfo_support::propagation::Forwarded;
+use bookinfo_support::telemetry::TelemetryArgs;
 
 pub use books_api::{BOOKS_API_TIMEOUT, BooksApi};
 pub use config::Config;
@@ -56,11 +56,29 @@ impl AppState {
     }
 }
 
-pub fn app(state: AppState) -> Router {
-    let service = state.inner.service.clone();
+impl Program for AppState {
+    const NAME: &'static str = "details";
+    type Config = Config;
+
+    fn listen(config: &Config) -> &ListenArgs {
+        &config.listen
+    }
+
+    fn telemetry(config: &Config) -> &TelemetryArgs {
+        &config.telemetry
+    }
+
+    fn from_config(config: &Config) -> Result<Self, String> {
+        Ok(Self::from_config(config))
+    }
+
+    fn service(&self) -> &Service {
+        &self.inner.service
+    }
+
     // WEBrick mounts match whole leading segments: `/health/x` is health,
     // `/healthz` is not. `{*rest}` needs a character, hence the `/` routes.
-    service.router(
+    fn routes(self) -> Router {
         Router::new()
             .route("/health", any(health))
             .route("/health/", any(health))
@@ -68,18 +86,8 @@ pub fn app(state: AppState) -> Router {
             .route("/details", any(details))
             .route("/details/", any(details))
             .route("/details/{*rest}", any(details))
-            .with_state(state),
-    )
-}
-
-pub async fn run(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    drain: Duration,
-) -> std::io::Result<()> {
-    let service = state.inner.service.clone();
-    service.serve(listener, app(state), shutdown, drain).await
+            .with_state(self)
+    }
 }
 
 /// Answers OPTIONS and unsupported methods as upstream's mounts do;
@@ -151,25 +159,4 @@ async fn details(
         StatusCode::OK,
         serde_json::to_string(&book).unwrap_or_default(),
     )
-}
-
-/// The whole `details` program: configuration from `args` and the environment,
-/// then serve until SIGTERM. The `details` binary and the `bookinfo` launcher
-/// both run this.
-pub async fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
-    let config: Config = match bookinfo_support::launch::parse_args(args) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let state = AppState::from_config(&config);
-    let drain = config.listen.drain;
-    bookinfo_support::launch::launch("details", &config.listen, &config.telemetry, |listener| {
-        run(
-            listener,
-            state,
-            bookinfo_support::http::shutdown_signal(),
-            drain,
-        )
-    })
-    .await
 }

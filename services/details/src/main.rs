@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    bookinfo_details::main(std::env::args()).await
+    bookinfo_support::launch::main::<bookinfo_details::AppState>(std::env::args()).await
 }

@@ -15,15 +15,15 @@ mod pyjson;
 mod routes;
 pub mod session;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use bookinfo_support::config::ListenArgs;
 use bookinfo_support::http::Service;
-use bookinfo_support::launch;
+use bookinfo_support::launch::Program;
+use bookinfo_support::telemetry::TelemetryArgs;
 use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
 
 pub use backends::{Backends, Destination};
 pub use config::{CALL_TIMEOUT, Config, Markers, VERSION_LABEL};
@@ -49,8 +49,6 @@ pub struct Settings {
     pub markers: Markers,
     /// Signs session cookies; `None` draws a random key for this process.
     pub session_secret: Option<String>,
-    /// How long `/health` fails before the listener closes on shutdown.
-    pub drain: Duration,
 }
 
 impl Settings {
@@ -63,7 +61,6 @@ impl Settings {
             flood_factor: config.flood_factor,
             markers: config.ui_markers,
             session_secret: config.session_secret.clone().filter(|s| !s.is_empty()),
-            drain: config.listen.drain,
         }
     }
 }
@@ -80,7 +77,6 @@ struct Inner {
     flood_factor: u16,
     markers: Markers,
     sessions: SessionKey,
-    drain: Duration,
 }
 
 impl AppState {
@@ -111,7 +107,6 @@ impl AppState {
                 flood_factor: settings.flood_factor,
                 markers: settings.markers,
                 sessions,
-                drain: settings.drain,
             }),
         }
     }
@@ -131,51 +126,29 @@ impl AppState {
     pub fn sessions(&self) -> &SessionKey {
         &self.inner.sessions
     }
+}
 
-    pub fn service(&self) -> &Service {
+impl Program for AppState {
+    const NAME: &'static str = "productpage";
+    type Config = Config;
+
+    fn listen(config: &Config) -> &ListenArgs {
+        &config.listen
+    }
+
+    fn telemetry(config: &Config) -> &TelemetryArgs {
+        &config.telemetry
+    }
+
+    fn from_config(config: &Config) -> Result<Self, String> {
+        Ok(Self::new(Settings::from_config(config)))
+    }
+
+    fn service(&self) -> &Service {
         &self.inner.service
     }
-}
 
-/// The state the binary runs with, from its configuration.
-pub fn build_state(config: &Config) -> AppState {
-    AppState::new(Settings::from_config(config))
-}
-
-/// The routes with `/metrics` and the standard layers.
-pub fn app(state: AppState) -> Router {
-    let service = state.inner.service.clone();
-    service.router(routes::routes(state))
-}
-
-/// The whole `productpage` program: configuration from `args` and the
-/// environment, then serve until SIGTERM. The `productpage` binary and an
-/// in-process launcher both run this.
-pub async fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
-    let config: Config = match launch::parse_args(args) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    launch::launch(
-        "productpage",
-        &config.listen,
-        &config.telemetry,
-        |listener| {
-            // Built after telemetry starts, so its warnings are logged.
-            let state = build_state(&config);
-            run(listener, state, bookinfo_support::http::shutdown_signal())
-        },
-    )
-    .await
-}
-
-/// Serves until `shutdown` resolves, then drains (see [`Settings::drain`]).
-pub async fn run(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let service = state.inner.service.clone();
-    let drain = state.inner.drain;
-    service.serve(listener, app(state), shutdown, drain).await
+    fn routes(self) -> Router {
+        routes::routes(self)
+    }
 }

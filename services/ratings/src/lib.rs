@@ -10,12 +10,14 @@ mod faults;
 mod routes;
 mod store;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
+use bookinfo_support::config::ListenArgs;
+use bookinfo_support::http::Service;
+use bookinfo_support::launch::Program;
+use bookinfo_support::telemetry::TelemetryArgs;
 
 pub use config::{Config, DbType};
 pub use database::MysqlConfig;
@@ -32,7 +34,7 @@ pub struct AppState {
 }
 
 struct Inner {
-    service: bookinfo_support::http::Service,
+    service: Service,
     mode: Mode,
     store: Store,
     database: Option<Database>,
@@ -92,7 +94,7 @@ impl StateBuilder {
         let version = format!("ratings-{}", self.mode.label());
         AppState {
             inner: Arc::new(Inner {
-                service: bookinfo_support::http::Service::new(&version, Default::default()),
+                service: Service::new(&version, Default::default()),
                 mode: self.mode,
                 store: Store::default(),
                 database: self.database.map(Database::new),
@@ -101,6 +103,31 @@ impl StateBuilder {
                 delay: self.delay,
             }),
         }
+    }
+}
+
+impl Program for AppState {
+    const NAME: &'static str = "ratings";
+    type Config = Config;
+
+    fn listen(config: &Config) -> &ListenArgs {
+        &config.listen
+    }
+
+    fn telemetry(config: &Config) -> &TelemetryArgs {
+        &config.telemetry
+    }
+
+    fn from_config(config: &Config) -> Result<Self, String> {
+        build_state(config)
+    }
+
+    fn service(&self) -> &Service {
+        &self.inner.service
+    }
+
+    fn routes(self) -> Router {
+        routes::routes(self)
     }
 }
 
@@ -119,43 +146,4 @@ pub fn build_state(config: &Config) -> Result<AppState, String> {
         }
     }
     Ok(builder.build())
-}
-
-pub fn app(state: AppState) -> Router {
-    let service = state.inner.service.clone();
-    service.router(routes::routes(state))
-}
-
-pub async fn run(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    drain: Duration,
-) -> std::io::Result<()> {
-    let service = state.inner.service.clone();
-    service.serve(listener, app(state), shutdown, drain).await
-}
-
-/// The whole `ratings` program: configuration from `args` and the environment,
-/// then serve until SIGTERM. The `ratings` binary and the `bookinfo` launcher
-/// both run this.
-pub async fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
-    let config: Config = match bookinfo_support::launch::parse_args(args) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let state = match build_state(&config) {
-        Ok(state) => state,
-        Err(error) => return bookinfo_support::launch::setup_failed("ratings", error),
-    };
-    let drain = config.listen.drain;
-    bookinfo_support::launch::launch("ratings", &config.listen, &config.telemetry, |listener| {
-        run(
-            listener,
-            state,
-            bookinfo_support::http::shutdown_signal(),
-            drain,
-        )
-    })
-    .await
 }

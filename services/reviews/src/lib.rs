@@ -5,7 +5,6 @@
 mod body;
 mod config;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,13 +13,14 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::net::TcpListener;
 
 use bookinfo_api::Backend;
 use bookinfo_api::ratings::{ProductRatings, RatingsClient};
-use bookinfo_support::config::backend_url;
+use bookinfo_support::config::{ListenArgs, backend_url};
 use bookinfo_support::http::{Service, json_error};
+use bookinfo_support::launch::Program;
 use bookinfo_support::propagation::Forwarded;
+use bookinfo_support::telemetry::TelemetryArgs;
 
 pub use body::{REVIEWERS, render};
 pub use config::Config;
@@ -91,24 +91,32 @@ impl AppState {
     }
 }
 
-pub fn app(state: AppState) -> Router {
-    let service = state.inner.service.clone();
-    service.router(
+impl Program for AppState {
+    const NAME: &'static str = "reviews";
+    type Config = Config;
+
+    fn listen(config: &Config) -> &ListenArgs {
+        &config.listen
+    }
+
+    fn telemetry(config: &Config) -> &TelemetryArgs {
+        &config.telemetry
+    }
+
+    fn from_config(config: &Config) -> Result<Self, String> {
+        Ok(Self::from_config(config))
+    }
+
+    fn service(&self) -> &Service {
+        &self.inner.service
+    }
+
+    fn routes(self) -> Router {
         Router::new()
             .route("/health", get(health))
             .route("/reviews/{id}", get(reviews))
-            .with_state(state),
-    )
-}
-
-pub async fn run(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    drain: Duration,
-) -> std::io::Result<()> {
-    let service = state.inner.service.clone();
-    service.serve(listener, app(state), shutdown, drain).await
+            .with_state(self)
+    }
 }
 
 fn json(body: String) -> Response {
@@ -155,27 +163,6 @@ async fn reviews(
         &inner.star_color,
         ratings.as_ref().map(Option::as_ref),
     ))
-}
-
-/// The whole `reviews` program: configuration from `args` and the environment,
-/// then serve until SIGTERM. The `reviews` binary and the `bookinfo` launcher
-/// both run this.
-pub async fn main(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
-    let config: Config = match bookinfo_support::launch::parse_args(args) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let state = AppState::from_config(&config);
-    let drain = config.listen.drain;
-    bookinfo_support::launch::launch("reviews", &config.listen, &config.telemetry, |listener| {
-        run(
-            listener,
-            state,
-            bookinfo_support::http::shutdown_signal(),
-            drain,
-        )
-    })
-    .await
 }
 
 #[cfg(test)]

@@ -1,17 +1,56 @@
-//! What every service binary does around its own code: start telemetry,
-//! bind, serve until SIGTERM, flush spans, and turn failures into a
-//! one-line message and an exit code.
+//! What every service program shares around its own routes: building the
+//! router with the standard layers, serving until SIGTERM, and the whole
+//! `main` (configuration, telemetry, bind, serve, flush spans, exit code).
+//! A service implements [`Program`] for its state; its binary, the
+//! `bookinfo` launcher and its tests all go through the functions here.
 
 use std::future::Future;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::ListenArgs;
+use crate::http::{Service, shutdown_signal};
 use crate::telemetry::{self, TelemetryArgs};
 
 /// Exit code for configuration and start-up errors.
 pub const SETUP_ERROR: u8 = 2;
+
+/// A Bookinfo service: its configuration and its state (`Self`).
+pub trait Program: Clone + Send + Sync + Sized + 'static {
+    /// The Kubernetes Service name, e.g. `reviews`.
+    const NAME: &'static str;
+    type Config: clap::Parser;
+
+    fn listen(config: &Self::Config) -> &ListenArgs;
+    fn telemetry(config: &Self::Config) -> &TelemetryArgs;
+    /// The state the program runs with; called after telemetry started, so
+    /// its warnings are logged.
+    fn from_config(config: &Self::Config) -> Result<Self, String>;
+    fn service(&self) -> &Service;
+    /// The service's own routes, without the standard layers.
+    fn routes(self) -> Router;
+}
+
+/// The routes with `/metrics` and the standard layers.
+pub fn app<P: Program>(state: P) -> Router {
+    let service = state.service().clone();
+    service.router(state.routes())
+}
+
+/// Serves until `shutdown` resolves, fails `/health` for `drain`, then lets
+/// in-flight requests finish.
+pub async fn run<P: Program>(
+    listener: TcpListener,
+    state: P,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let service = state.service().clone();
+    service.serve(listener, app(state), shutdown, drain).await
+}
 
 /// Prints `{name}: {message}` and gives the set-up exit code.
 pub fn setup_failed(name: &str, message: impl std::fmt::Display) -> ExitCode {
@@ -19,43 +58,8 @@ pub fn setup_failed(name: &str, message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(SETUP_ERROR)
 }
 
-/// Runs `serve` on a listener bound to `listen`. `serve` gets the listener
-/// and must return when the shutdown signal has been handled.
-pub async fn launch<F, Fut>(
-    name: &str,
-    listen: &ListenArgs,
-    telemetry_args: &TelemetryArgs,
-    serve: F,
-) -> ExitCode
-where
-    F: FnOnce(TcpListener) -> Fut,
-    Fut: Future<Output = std::io::Result<()>>,
-{
-    let telemetry = match telemetry::init(telemetry_args, name) {
-        Ok(telemetry) => telemetry,
-        Err(error) => return setup_failed(name, error),
-    };
-    let listener = match TcpListener::bind(listen.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            return setup_failed(name, format!("cannot listen on {}: {error}", listen.listen));
-        }
-    };
-    tracing::info!(service = name, addr = %listen.listen, "listening");
-    let served = serve(listener).await;
-    telemetry.shutdown().await;
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{name}: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Parses a binary's configuration from `args` and the environment; on
-/// `--help`, `--version` or an error, prints what clap says and gives the
-/// exit code to return.
+/// Parses a configuration from `args` and the environment; on `--help`,
+/// `--version` or an error, prints what clap says and gives the exit code.
 pub fn parse_args<C: clap::Parser>(args: impl IntoIterator<Item = String>) -> Result<C, ExitCode> {
     C::try_parse_from(args).map_err(|error| {
         let _ = error.print();
@@ -65,4 +69,41 @@ pub fn parse_args<C: clap::Parser>(args: impl IntoIterator<Item = String>) -> Re
             ExitCode::SUCCESS
         }
     })
+}
+
+/// The whole program: configuration from `args` and the environment, then
+/// serve until SIGTERM or Ctrl-C.
+pub async fn main<P: Program>(args: impl IntoIterator<Item = String>) -> ExitCode {
+    let config: P::Config = match parse_args(args) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let telemetry = match telemetry::init(P::telemetry(&config), P::NAME) {
+        Ok(telemetry) => telemetry,
+        Err(error) => return setup_failed(P::NAME, error),
+    };
+    let state = match P::from_config(&config) {
+        Ok(state) => state,
+        Err(error) => return setup_failed(P::NAME, error),
+    };
+    let listen = P::listen(&config);
+    let listener = match TcpListener::bind(listen.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            return setup_failed(
+                P::NAME,
+                format!("cannot listen on {}: {error}", listen.listen),
+            );
+        }
+    };
+    tracing::info!(service = P::NAME, addr = %listen.listen, "listening");
+    let served = run(listener, state, shutdown_signal(), listen.drain).await;
+    telemetry.shutdown().await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}: {error}", P::NAME);
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -2,7 +2,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use bookinfo_details::{AppState, run};
+use bookinfo_details::AppState;
+use bookinfo_support::launch::run;
 use tokio::sync::oneshot;
 
 pub struct Running {

@@ -8,7 +8,8 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bookinfo_productpage::{AppState, Config, Settings, app};
+use bookinfo_productpage::{AppState, Config, Settings};
+use bookinfo_support::launch::app;
 use clap::Parser;
 use tokio::net::TcpListener;
 

@@ -1,5 +1,7 @@
 //! Every route, its status, content type and body (contract 2.3 and 2.8).
 
+use bookinfo_productpage::AppState;
+use bookinfo_support::launch::{self, Program};
 use std::time::Duration;
 
 use crate::helpers::*;
@@ -413,13 +415,18 @@ async fn run_serves_until_shutdown_and_then_stops() {
         &port,
     ])
     .unwrap();
-    let state = bookinfo_productpage::build_state(&config);
+    let state = <AppState as Program>::from_config(&config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(bookinfo_productpage::run(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(launch::run(
+        listener,
+        state,
+        async {
+            let _ = stopped.await;
+        },
+        Duration::ZERO,
+    ));
     let health = reqwest::get(format!("http://{address}/health"))
         .await
         .unwrap();

@@ -3,7 +3,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bookinfo_ratings::{AppState, Chance, Clock, Mode, StateBuilder, run};
+use bookinfo_ratings::{AppState, Chance, Clock, Mode, StateBuilder};
+use bookinfo_support::launch::run;
 use tokio::sync::oneshot;
 
 /// A ratings server on 127.0.0.1:0, stopped when dropped.

@@ -7,7 +7,8 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use bookinfo_api::Backend;
-use bookinfo_reviews::{AppState, run};
+use bookinfo_reviews::AppState;
+use bookinfo_support::launch::run;
 use tokio::sync::oneshot;
 
 pub struct Running {
