@@ -8,3 +8,5 @@ pub mod launch;
 pub mod metrics;
 pub mod propagation;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;

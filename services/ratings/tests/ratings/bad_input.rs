@@ -1,11 +1,11 @@
-use crate::helpers::{Server, get, post};
+use crate::helpers::{self, get, post};
 
 const BAD_ID: &str = r#"{"error":"please provide numeric product ID"}"#;
 const BAD_BODY: &str = r#"{"error":"please provide valid ratings JSON"}"#;
 
 #[tokio::test]
 async fn non_numeric_and_overflowing_ids_get_400_with_a_json_error() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     let huge = format!("/ratings/{}", "9".repeat(5000));
     for path in [
         "/ratings/abc",
@@ -21,7 +21,7 @@ async fn non_numeric_and_overflowing_ids_get_400_with_a_json_error() {
 
 #[tokio::test]
 async fn malformed_posts_are_refused_and_the_store_is_unchanged() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     for body in ["{", "[1,2]", r#"{"Reviewer1":"five"}"#, ""] {
         let (status, text) = post(&server.url("/ratings/0"), body).await;
         assert_eq!((status, text.as_str()), (400, BAD_BODY), "{body:?}");
@@ -34,7 +34,7 @@ async fn malformed_posts_are_refused_and_the_store_is_unchanged() {
 
 #[tokio::test]
 async fn oversized_bodies_get_413_with_a_json_error() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     let (status, body) = post(&server.url("/ratings/0"), vec![b'{'; 1 << 20]).await;
     assert_eq!(status, 413);
     assert!(body.starts_with(r#"{"error":"#), "{body}");
@@ -44,7 +44,7 @@ async fn oversized_bodies_get_413_with_a_json_error() {
 
 #[tokio::test]
 async fn unsupported_methods_get_405_with_allow_instead_of_hanging() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     let client = reqwest::Client::new();
     for method in [
         reqwest::Method::PUT,
@@ -69,7 +69,7 @@ async fn unsupported_methods_get_405_with_allow_instead_of_hanging() {
 
 #[tokio::test]
 async fn unknown_paths_get_404_with_a_json_error() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     for path in ["/", "/ratings", "/healthz", "/%FF%FE"] {
         let (status, body, _) = get(&server.url(path)).await;
         assert_eq!(
@@ -82,7 +82,7 @@ async fn unknown_paths_get_404_with_a_json_error() {
 
 #[tokio::test]
 async fn large_headers_get_431_with_a_json_error() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     let response = reqwest::Client::new()
         .get(server.url("/ratings/0"))
         .header("x-big", "a".repeat(64 * 1024))
@@ -98,7 +98,7 @@ async fn large_headers_get_431_with_a_json_error() {
 
 #[tokio::test]
 async fn huge_headers_are_refused_and_the_server_keeps_serving() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     let response = reqwest::Client::new()
         .get(server.url("/ratings/0"))
         .header("x-big", "a".repeat(1 << 20))

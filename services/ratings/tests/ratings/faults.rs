@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use bookinfo_ratings::{Mode, StateBuilder};
 
-use crate::helpers::{ManualClock, ScriptedChance, Server, get};
+use crate::helpers::{self, ManualClock, ScriptedChance, get};
 
 const OK: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
 const UNAVAILABLE: &str = r#"{"error":"Service unavailable"}"#;
@@ -12,7 +12,7 @@ const UNAVAILABLE: &str = r#"{"error":"Service unavailable"}"#;
 async fn faulty_fails_when_the_roll_is_at_most_one_half() {
     let chance = Arc::new(ScriptedChance(Mutex::new(vec![0.5, 0.51, 0.0, 0.99])));
     let state = StateBuilder::new(Mode::Faulty).chance(chance).build();
-    let server = Server::start(state).await;
+    let server = helpers::start(state).await;
     let mut seen = Vec::new();
     for _ in 0..4 {
         let (status, body, _) = get(&server.url("/ratings/0")).await;
@@ -32,7 +32,7 @@ async fn delayed_waits_the_delay_only_when_the_roll_says_so() {
         .chance(chance)
         .delay(delay)
         .build();
-    let server = Server::start(state).await;
+    let server = helpers::start(state).await;
     let started = Instant::now();
     let (status, body, _) = get(&server.url("/ratings/0")).await;
     assert!(started.elapsed() >= delay);
@@ -48,7 +48,7 @@ async fn unavailable_flips_every_minute_and_health_stays_up() {
     let state = StateBuilder::new(Mode::Unavailable)
         .clock(clock.clone())
         .build();
-    let server = Server::start(state).await;
+    let server = helpers::start(state).await;
     for (at, want) in [(0, 200), (59, 200), (60, 503), (119, 503), (120, 200)] {
         clock.set(Duration::from_secs(at));
         let (status, _, _) = get(&server.url("/ratings/0")).await;
@@ -64,7 +64,7 @@ async fn unhealthy_fails_health_and_ratings_in_alternate_quarter_hours() {
     let state = StateBuilder::new(Mode::Unhealthy)
         .clock(clock.clone())
         .build();
-    let server = Server::start(state).await;
+    let server = helpers::start(state).await;
     clock.set(Duration::from_secs(899));
     assert_eq!(get(&server.url("/health")).await.0, 200);
     assert_eq!(get(&server.url("/ratings/0")).await.0, 200);

@@ -1,41 +1,17 @@
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bookinfo_ratings::{AppState, Chance, Clock, Mode, StateBuilder};
-use bookinfo_support::launch::run;
-use tokio::sync::oneshot;
 
-/// A ratings server on 127.0.0.1:0, stopped when dropped.
-pub struct Server {
-    pub addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
+pub use bookinfo_support::testing::Running as Server;
+
+pub async fn start(state: AppState) -> Server {
+    bookinfo_support::testing::start(state).await
 }
 
-impl Server {
-    pub async fn start(state: AppState) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(run(
-            listener,
-            state,
-            async {
-                let _ = stopped.await;
-            },
-            Duration::ZERO,
-        ));
-        Self { addr, _stop: stop }
-    }
-
-    pub async fn mode(mode: &str) -> Self {
-        Self::start(StateBuilder::new(Mode::from_service_version(mode)).build()).await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
+pub async fn mode(mode: &str) -> Server {
+    start(StateBuilder::new(Mode::from_service_version(mode)).build()).await
 }
 
 pub async fn get(url: &str) -> (u16, String, reqwest::header::HeaderMap) {

@@ -1,6 +1,6 @@
 use bookinfo_ratings::{Mode, MysqlConfig, StateBuilder};
 
-use crate::helpers::{Server, get, post};
+use crate::helpers::{self, Server, get, post};
 use crate::mariadb::MariaDb;
 
 /// The upstream `mysqldb-init.sql` data, with a non-root user for TCP.
@@ -20,7 +20,7 @@ fn config(port: u16, password: &str) -> MysqlConfig {
 }
 
 async fn ratings_server(port: u16, password: &str) -> Server {
-    Server::start(
+    helpers::start(
         StateBuilder::new(Mode::Database)
             .mysql(config(port, password))
             .build(),

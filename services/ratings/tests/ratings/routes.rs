@@ -1,10 +1,10 @@
-use crate::helpers::{Server, get, post};
+use crate::helpers::{self, get, post};
 
 const DEFAULT_RATINGS: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
 
 #[tokio::test]
 async fn get_ratings_answers_the_upstream_body_byte_for_byte() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     let (status, body, headers) = get(&server.url("/ratings/0")).await;
     assert_eq!(status, 200);
     assert_eq!(body, DEFAULT_RATINGS);
@@ -14,7 +14,7 @@ async fn get_ratings_answers_the_upstream_body_byte_for_byte() {
 
 #[tokio::test]
 async fn ids_are_read_like_upstream_parse_int_of_the_last_segment() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     for (path, id) in [
         ("/ratings/7?x=1", "7"),
         ("/ratings/12abc", "12"),
@@ -32,7 +32,7 @@ async fn ids_are_read_like_upstream_parse_int_of_the_last_segment() {
 
 #[tokio::test]
 async fn health_answers_the_upstream_body() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     let (status, body, headers) = get(&server.url("/health")).await;
     assert_eq!(status, 200);
     assert_eq!(body, r#"{"status":"Ratings is healthy"}"#);
@@ -41,7 +41,7 @@ async fn health_answers_the_upstream_body() {
 
 #[tokio::test]
 async fn post_stores_ratings_that_later_gets_return() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     let (status, body) = post(
         &server.url("/ratings/0"),
         r#"{"Reviewer1":1,"Reviewer2":2}"#,
@@ -57,14 +57,14 @@ async fn post_stores_ratings_that_later_gets_return() {
 
 #[tokio::test]
 async fn fault_modes_leave_post_alone() {
-    let server = Server::mode("v-unavailable").await;
+    let server = helpers::mode("v-unavailable").await;
     let (status, _) = post(&server.url("/ratings/3"), r#"{"Reviewer1":3}"#).await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_pattern() {
-    let server = Server::mode("v1").await;
+    let server = helpers::mode("v1").await;
     get(&server.url("/ratings/0")).await;
     get(&server.url("/ratings/1")).await;
     let (status, body, headers) = get(&server.url("/metrics")).await;

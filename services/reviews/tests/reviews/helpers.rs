@@ -1,4 +1,3 @@
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -8,47 +7,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use bookinfo_api::Backend;
 use bookinfo_reviews::AppState;
-use bookinfo_support::launch::run;
-use tokio::sync::oneshot;
 
-pub struct Running {
-    pub addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-impl Running {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-}
-
-pub async fn serve_router(router: Router) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Running { addr, _stop: stop }
-}
+pub use bookinfo_support::testing::{Running, serve as serve_router};
 
 pub async fn reviews(state: AppState) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(run(
-        listener,
-        state,
-        async {
-            let _ = stopped.await;
-        },
-        Duration::ZERO,
-    ));
-    Running { addr, _stop: stop }
+    bookinfo_support::testing::start(state).await
 }
 
 /// reviews of `version` calling ratings at `ratings` (None: v1).
