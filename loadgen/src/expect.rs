@@ -5,16 +5,13 @@
 //! types percentages that do not add up to 100 has most likely made a typo, and a
 //! silently normalised split would then be verified against the wrong numbers.
 //!
-//! Routing files are read with a few private serde types that cover what decides the
-//! reviews split (hosts, header matches on `end-user`, weighted destinations). Anything
-//! else that could change which rule applies is reported as unsupported rather than
-//! guessed at.
+//! Routing files are read with the routing model the local data plane uses
+//! (`bookinfo-routing`), so both agree on which rule applies and with what weights.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
-use serde_norway::Value;
+use bookinfo_routing::load::{Object, load_str};
+use bookinfo_routing::table::{Subsets, compile_with};
 
 use crate::expectation::{Expectation, ExpectationError};
 
@@ -121,7 +118,13 @@ pub fn expect_from_file(path: &Path, user: Option<&str>) -> Result<ExpectedSplit
     expect_from_yaml(&text, &shown, user)
 }
 
+/// The path productpage asks reviews for; `uri` matches are evaluated on it.
+const REVIEWS_PATH: &str = "/reviews/0";
+
 /// [`expect_from_file`] on text already read; `path` is only used in messages.
+/// The file is read with the same routing model as the local data plane; a
+/// subset is taken to select the version of its name unless the file has a
+/// DestinationRule saying otherwise.
 pub fn expect_from_yaml(
     text: &str,
     path: &str,
@@ -131,415 +134,72 @@ pub fn expect_from_yaml(
         path: path.to_owned(),
         message,
     };
-    let mut found: Vec<(String, Vec<(String, f64)>)> = Vec::new();
-    for document in serde_norway::Deserializer::from_str(text) {
-        let value = Value::deserialize(document).map_err(|e| err(format!("not YAML: {e}")))?;
-        if value.is_null() {
-            continue;
+    let loaded = load_str(path, text).map_err(|e| err(e.message))?;
+    let routes: Vec<String> = loaded
+        .objects
+        .iter()
+        .filter(|object| routes_reviews(object))
+        .map(Object::key)
+        .collect();
+    let route = match routes.as_slice() {
+        [] => {
+            return Err(err(
+                "no VirtualService or HTTPRoute for the reviews service".to_owned(),
+            ));
         }
-        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-        let name = value
-            .get("metadata")
-            .and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned();
-        match kind {
-            "VirtualService" => {
-                let vs: VirtualService = serde_norway::from_value(value)
-                    .map_err(|e| err(format!("VirtualService {name}: {e}")))?;
-                if let Some(split) = vs.reviews_split(user).map_err(&err)? {
-                    found.push((format!("VirtualService {name}, {}", split.0), split.1));
-                }
-            }
-            "HTTPRoute" => {
-                let route: HttpRoute = serde_norway::from_value(value)
-                    .map_err(|e| err(format!("HTTPRoute {name}: {e}")))?;
-                if let Some(split) = route.reviews_split(user).map_err(&err)? {
-                    found.push((format!("HTTPRoute {name}, {}", split.0), split.1));
-                }
-            }
-            _ => {}
+        [one] => one.clone(),
+        _ => {
+            return Err(err(format!(
+                "more than one route for the reviews service ({}); keep one per file",
+                routes.join(", ")
+            )));
         }
-    }
-    let mut found = found.into_iter();
-    let Some((what, weights)) = found.next() else {
-        return Err(err(
-            "no VirtualService or HTTPRoute for the reviews service".to_owned(),
-        ));
     };
-    if found.next().is_some() {
-        return Err(err(
-            "more than one route for the reviews service; keep one per file".to_owned(),
-        ));
-    }
-    let expectation = Expectation::new(weights)?;
-    Ok(ExpectedSplit {
-        expectation,
-        source: format!("{path}: {what}"),
-    })
-}
-
-/// The rule that applies (described for the report) and its weights per version.
-type RuleSplit = (String, Vec<(String, f64)>);
-
-/// `reviews`, `reviews.default`, `reviews.default.svc.cluster.local`.
-fn is_reviews_host(host: &str) -> bool {
-    host.split('.').next() == Some("reviews")
-}
-
-/// Add `weight` to `version`, so that two destinations with the same subset add up.
-fn add_weight(weights: &mut Vec<(String, f64)>, version: &str, weight: f64) {
-    match weights.iter_mut().find(|(v, _)| v == version) {
-        Some((_, w)) => *w += weight,
-        None => weights.push((version.to_owned(), weight)),
-    }
-}
-
-fn version_of(name: &str, what: &str) -> Result<String, String> {
-    if KNOWN_VERSIONS.contains(&name) {
-        Ok(name.to_owned())
+    let table = compile_with(&loaded.objects, Subsets::NamedAsVersions).map_err(err)?;
+    let header = |name: &str| user.filter(|_| name == "end-user");
+    let Some(rule) = table.rule_for("reviews", REVIEWS_PATH, header) else {
+        return Err(err(format!(
+            "{route} has no rule for a request of {}",
+            user.map_or("an anonymous user".to_owned(), |u| format!("user {u}"))
+        )));
+    };
+    let which = if rule.matches.iter().any(|m| !m.headers.is_empty()) {
+        format!("rule for end-user {}", user.unwrap_or_default())
     } else {
-        Err(format!(
-            "{what} {name:?} is not a known reviews version (v1, v2, v3)"
-        ))
-    }
-}
-
-fn checked_weights(weights: Vec<(String, f64)>, rule: &str) -> Result<Vec<(String, f64)>, String> {
-    if weights.iter().any(|(_, w)| !w.is_finite() || *w < 0.0) {
-        return Err(format!("{rule} has a negative weight"));
-    }
-    if weights.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
-        return Err(format!("{rule} sends no traffic (all weights are 0)"));
-    }
-    Ok(weights)
-}
-
-// ---------------------------------------------------------------- Istio VirtualService
-
-#[derive(Debug, Deserialize)]
-struct VirtualService {
-    spec: VsSpec,
-}
-
-#[derive(Debug, Deserialize)]
-struct VsSpec {
-    #[serde(default)]
-    hosts: Vec<String>,
-    #[serde(default)]
-    http: Vec<VsRoute>,
-}
-
-#[derive(Debug, Deserialize)]
-struct VsRoute {
-    #[serde(default, rename = "match")]
-    matches: Vec<VsMatch>,
-    #[serde(default)]
-    route: Vec<VsDestination>,
-}
-
-#[derive(Debug, Deserialize)]
-struct VsMatch {
-    #[serde(default)]
-    headers: BTreeMap<String, StringMatch>,
-    /// Everything else (uri, method, sourceLabels …): loadgen cannot evaluate it.
-    #[serde(flatten)]
-    other: BTreeMap<String, Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StringMatch {
-    exact: Option<String>,
-    prefix: Option<String>,
-    regex: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct VsDestination {
-    destination: Destination,
-    weight: Option<f64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Destination {
-    host: String,
-    subset: Option<String>,
-}
-
-impl VirtualService {
-    /// `None` if this VirtualService is not for reviews.
-    fn reviews_split(&self, user: Option<&str>) -> Result<Option<RuleSplit>, String> {
-        if !self.spec.hosts.iter().any(|h| is_reviews_host(h)) {
-            return Ok(None);
+        "default route".to_owned()
+    };
+    let shares = table
+        .shares("reviews", REVIEWS_PATH, header)
+        .unwrap_or_default();
+    let mut pairs = Vec::new();
+    for (version, share) in shares {
+        if version == "all" {
+            return Err(err(format!(
+                "{route} sends traffic to the reviews Service itself, not to a per-version \
+                 subset or Service, so no split is configured"
+            )));
         }
-        // Istio evaluates the http rules in order; the first that matches wins.
-        for (index, rule) in self.spec.http.iter().enumerate() {
-            let label = format!("http rule {}", index + 1);
-            if !vs_rule_applies(rule, user, &label)? {
-                continue;
-            }
-            let what = if rule.matches.is_empty() {
-                "default route".to_owned()
-            } else {
-                format!("{label} (end-user match)")
-            };
-            return vs_weights(rule, &label).map(|w| Some((what, w)));
-        }
-        Err(match user {
-            Some(u) => format!("no http rule for reviews applies to user {u:?}"),
-            None => "no http rule for reviews applies without --user".to_owned(),
-        })
+        check_version(&version)?;
+        pairs.push((version, share * 100.0));
     }
-}
-
-fn vs_rule_applies(rule: &VsRoute, user: Option<&str>, label: &str) -> Result<bool, String> {
-    if rule.matches.is_empty() {
-        return Ok(true);
-    }
-    // Match blocks are ORed; conditions inside one block are ANDed.
-    for m in &rule.matches {
-        let unsupported: Vec<&str> = m
-            .other
-            .keys()
-            .map(String::as_str)
-            .filter(|k| *k != "name")
-            .collect();
-        if !unsupported.is_empty() {
-            return Err(format!(
-                "{label} matches on {}, which loadgen cannot evaluate (only the end-user header)",
-                unsupported.join(", ")
-            ));
-        }
-        let mut all = true;
-        for (header, condition) in &m.headers {
-            if !header.eq_ignore_ascii_case("end-user") {
-                return Err(format!(
-                    "{label} matches on header {header}, which loadgen cannot evaluate (only end-user)"
-                ));
-            }
-            all &= string_match(condition, user, label)?;
-        }
-        if all {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-fn string_match(condition: &StringMatch, user: Option<&str>, label: &str) -> Result<bool, String> {
-    if condition.regex.is_some() {
-        return Err(format!(
-            "{label} uses a regex header match, which loadgen cannot evaluate"
-        ));
-    }
-    // productpage sends end-user only after a login.
-    let Some(user) = user else { return Ok(false) };
-    Ok(match (&condition.exact, &condition.prefix) {
-        (Some(exact), _) => user == exact,
-        (None, Some(prefix)) => user.starts_with(prefix.as_str()),
-        (None, None) => true,
+    Ok(ExpectedSplit {
+        expectation: Expectation::new(pairs)?,
+        source: format!("{path}: {route}, {which}"),
     })
 }
 
-fn vs_weights(rule: &VsRoute, label: &str) -> Result<Vec<(String, f64)>, String> {
-    if rule.route.is_empty() {
-        return Err(format!("{label} has no route"));
-    }
-    let single = rule.route.len() == 1;
-    let mut weights = Vec::new();
-    for d in &rule.route {
-        if !is_reviews_host(&d.destination.host) {
-            return Err(format!(
-                "{label} sends reviews traffic to host {:?}",
-                d.destination.host
-            ));
-        }
-        let Some(subset) = &d.destination.subset else {
-            return Err(format!(
-                "{label} routes to reviews without a subset, so no version split is configured"
-            ));
-        };
-        let version = version_of(subset, "subset")?;
-        // Istio: a single destination gets all traffic; otherwise a missing weight is 0.
-        let weight = d.weight.unwrap_or(if single { 100.0 } else { 0.0 });
-        add_weight(&mut weights, &version, weight);
-    }
-    checked_weights(weights, label)
-}
-
-// ------------------------------------------------------------ Gateway API HTTPRoute
-
-#[derive(Debug, Deserialize)]
-struct HttpRoute {
-    spec: HrSpec,
-}
-
-#[derive(Debug, Deserialize)]
-struct HrSpec {
-    #[serde(default, rename = "parentRefs")]
-    parent_refs: Vec<ParentRef>,
-    #[serde(default)]
-    rules: Vec<HrRule>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ParentRef {
-    name: String,
-    kind: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct HrRule {
-    #[serde(default)]
-    matches: Vec<HrMatch>,
-    #[serde(default, rename = "backendRefs")]
-    backend_refs: Vec<BackendRef>,
-}
-
-#[derive(Debug, Deserialize)]
-struct HrMatch {
-    #[serde(default)]
-    headers: Vec<HeaderMatch>,
-    path: Option<PathMatch>,
-    #[serde(flatten)]
-    other: BTreeMap<String, Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct HeaderMatch {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    name: String,
-    value: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct PathMatch {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    value: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct BackendRef {
-    name: String,
-    weight: Option<f64>,
-}
-
-impl HttpRoute {
-    fn is_for_reviews(&self) -> bool {
-        let parent =
-            self.spec.parent_refs.iter().any(|p| {
-                p.name == "reviews" && p.kind.as_deref().unwrap_or("Service") == "Service"
-            });
-        let backends = self
+/// Whether a routing object decides the reviews split.
+fn routes_reviews(object: &Object) -> bool {
+    let is_reviews = |host: &str| host.split('.').next() == Some("reviews");
+    match object {
+        Object::VirtualService(vs) => vs.spec.hosts.iter().any(|h| is_reviews(h)),
+        Object::HttpRoute(route) => route
             .spec
-            .rules
+            .parent_refs
             .iter()
-            .flat_map(|r| &r.backend_refs)
-            .any(|b| b.name.starts_with("reviews-"));
-        parent || backends
+            .any(|p| p.kind.as_deref() == Some("Service") && is_reviews(&p.name)),
+        Object::DestinationRule(_) => false,
     }
-
-    fn reviews_split(&self, user: Option<&str>) -> Result<Option<RuleSplit>, String> {
-        if !self.is_for_reviews() {
-            return Ok(None);
-        }
-        // Gateway API picks the most specific matching rule, not the first: a rule with
-        // more header matches beats one with fewer; ties go to the earlier rule.
-        let mut best: Option<(usize, usize)> = None;
-        for (index, rule) in self.spec.rules.iter().enumerate() {
-            let label = format!("rule {}", index + 1);
-            if let Some(headers) = hr_rule_applies(rule, user, &label)?
-                && best.is_none_or(|(_, h)| headers > h)
-            {
-                best = Some((index, headers));
-            }
-        }
-        let Some((index, headers)) = best else {
-            return Err(match user {
-                Some(u) => format!("no rule for reviews applies to user {u:?}"),
-                None => "no rule for reviews applies without --user".to_owned(),
-            });
-        };
-        let label = format!("rule {}", index + 1);
-        let what = if headers == 0 {
-            "default rule".to_owned()
-        } else {
-            format!("{label} (end-user match)")
-        };
-        let Some(rule) = self.spec.rules.get(index) else {
-            return Ok(None);
-        };
-        hr_weights(rule, &label).map(|w| Some((what, w)))
-    }
-}
-
-/// `Some(number of header matches)` of the best matching block, `None` if none applies.
-fn hr_rule_applies(
-    rule: &HrRule,
-    user: Option<&str>,
-    label: &str,
-) -> Result<Option<usize>, String> {
-    if rule.matches.is_empty() {
-        return Ok(Some(0));
-    }
-    let mut best: Option<usize> = None;
-    for m in &rule.matches {
-        if let Some(key) = m.other.keys().next() {
-            return Err(format!(
-                "{label} matches on {key}, which loadgen cannot evaluate (only the end-user header)"
-            ));
-        }
-        if let Some(path) = &m.path {
-            let prefix = path.kind.as_deref().unwrap_or("PathPrefix") == "PathPrefix";
-            if !(prefix && path.value.as_deref().unwrap_or("/") == "/") {
-                return Err(format!(
-                    "{label} matches on a path, which loadgen cannot evaluate (only the end-user header)"
-                ));
-            }
-        }
-        let mut all = true;
-        for h in &m.headers {
-            if !h.name.eq_ignore_ascii_case("end-user") {
-                return Err(format!(
-                    "{label} matches on header {}, which loadgen cannot evaluate (only end-user)",
-                    h.name
-                ));
-            }
-            if h.kind.as_deref().unwrap_or("Exact") != "Exact" {
-                return Err(format!(
-                    "{label} uses a {} header match, which loadgen cannot evaluate",
-                    h.kind.as_deref().unwrap_or("")
-                ));
-            }
-            all &= user == Some(h.value.as_str());
-        }
-        if all {
-            best = best.max(Some(m.headers.len()));
-        }
-    }
-    Ok(best)
-}
-
-fn hr_weights(rule: &HrRule, label: &str) -> Result<Vec<(String, f64)>, String> {
-    if rule.backend_refs.is_empty() {
-        return Err(format!("{label} has no backendRefs"));
-    }
-    let mut weights = Vec::new();
-    for b in &rule.backend_refs {
-        let Some(version) = b.name.strip_prefix("reviews-") else {
-            return Err(format!(
-                "{label} sends traffic to {:?}, not to a per-version reviews Service (reviews-v1 …)",
-                b.name
-            ));
-        };
-        let version = version_of(version, "backend")?;
-        // Gateway API: a backendRef without a weight has weight 1.
-        add_weight(&mut weights, &version, b.weight.unwrap_or(1.0));
-    }
-    checked_weights(weights, label)
 }
 
 #[cfg(test)]
@@ -683,15 +343,21 @@ spec: {{host: reviews}}
         let unknown = WEIGHTED.replace("subset: v2", "subset: canary");
         let e = expect_from_yaml(&unknown, "f.yaml", None).unwrap_err();
         assert!(e.to_string().contains("canary"), "{e}");
-        let none = expect_from_yaml("kind: Service\n", "f.yaml", None).unwrap_err();
+        let none = expect_from_yaml(
+            "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {}\n",
+            "f.yaml",
+            None,
+        )
+        .unwrap_err();
         assert!(none.to_string().contains("no VirtualService"), "{none}");
         let twice = format!("{WEIGHTED}\n---\n{WEIGHTED}");
         assert!(expect_from_yaml(&twice, "f.yaml", None).is_err());
-        let uri = JASON.replace("- headers:", "- uri: {prefix: /}\n          headers:");
-        let e = expect_from_yaml(&uri, "f.yaml", Some("jason")).unwrap_err();
-        assert!(e.to_string().contains("uri"), "{e}");
+        // A uri condition is evaluated on the path productpage calls.
+        let other_path = JASON.replace("- headers:", "- uri: {prefix: /other}\n          headers:");
+        let s = expect_from_yaml(&other_path, "f.yaml", Some("jason")).unwrap();
+        assert_eq!(weights(&s), pairs(&[("v3", 100.0)]));
         let bad = expect_from_yaml("a: [b", "f.yaml", None).unwrap_err();
-        assert!(bad.to_string().contains("not YAML"), "{bad}");
+        assert!(bad.to_string().contains("YAML"), "{bad}");
         let zero = WEIGHTED
             .replace("weight: 80", "weight: 0")
             .replace("weight: 20", "weight: 0");

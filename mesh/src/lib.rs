@@ -6,8 +6,8 @@
 pub mod admin;
 pub mod demo;
 pub mod lint;
-pub mod load;
-pub mod model;
 pub mod plane;
-pub mod table;
 pub mod up;
+
+// The routing model lives in its own crate (the loadgen reads the same files).
+pub use bookinfo_routing::{load, model, table};

@@ -20,7 +20,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::load::Object;
-use crate::table::{self, Rule, Selector, Table};
+use crate::table::{self, Selector, Table};
 
 /// Requests are buffered (so retries and mirrors can resend them); Bookinfo
 /// bodies are tiny.
@@ -168,23 +168,6 @@ pub fn pick_weighted(weights: &[u32], u: f64) -> usize {
     weights.iter().rposition(|&w| w > 0).unwrap_or(0)
 }
 
-/// The first rule whose match list accepts the request (an empty list
-/// accepts all), as Istio evaluates `http` routes in order.
-pub fn find_rule<'a>(rules: &'a [Rule], path: &str, headers: &HeaderMap) -> Option<&'a Rule> {
-    rules.iter().find(|rule| {
-        rule.matches.is_empty()
-            || rule.matches.iter().any(|m| {
-                m.uri.as_ref().is_none_or(|uri| uri.matches(path))
-                    && m.headers.iter().all(|(name, matcher)| {
-                        headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .is_some_and(|v| matcher.matches(v))
-                    })
-            })
-    })
-}
-
 /// The proxy of one host (e.g. `reviews`).
 #[derive(Clone)]
 pub struct HostProxy {
@@ -225,10 +208,9 @@ pub async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response
         .map_or("/", |p| p.as_str())
         .to_owned();
 
-    let rule = table
-        .hosts
-        .get(&proxy.host)
-        .and_then(|rules| find_rule(rules, path, &parts.headers));
+    let rule = table.rule_for(&proxy.host, path, |name| {
+        parts.headers.get(name).and_then(|v| v.to_str().ok())
+    });
     let Some(rule) = rule else {
         // No VirtualService: a Kubernetes Service balances over all pods.
         let selector = Selector {
@@ -421,6 +403,6 @@ pub fn shares(table: &Table) -> HashMap<String, BTreeMap<String, f64>> {
     table
         .hosts
         .keys()
-        .filter_map(|host| table.shares(host, &[]).map(|s| (host.clone(), s)))
+        .filter_map(|host| table.shares(host, "/", |_| None).map(|s| (host.clone(), s)))
         .collect()
 }

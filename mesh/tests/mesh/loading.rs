@@ -44,7 +44,7 @@ fn the_canary_file_gives_the_tutorial_shares() {
         .objects,
     );
     let table = compile(&objects).unwrap();
-    let shares = table.shares("reviews", &[]).unwrap();
+    let shares = table.shares("reviews", "/", |_| None).unwrap();
     assert_eq!(shares["v1"], 0.3);
     assert_eq!(shares["v2"], 0.7);
 }
@@ -94,7 +94,7 @@ fn weights_not_summing_to_100_are_relative_with_a_warning() {
         "    - {destination: {host: reviews, subset: v1}, weight: 1}\n    - {destination: {host: reviews, subset: v2}, weight: 3}\n",
     );
     let table = compile(&load_str("w", &yaml).unwrap().objects).unwrap();
-    assert_eq!(table.shares("reviews", &[]).unwrap()["v2"], 0.75);
+    assert_eq!(table.shares("reviews", "/", |_| None).unwrap()["v2"], 0.75);
     assert!(
         table.warnings.iter().any(|w| w.contains("sum to 4")),
         "{:?}",

@@ -1,6 +1,6 @@
 use axum::http::{HeaderMap, HeaderValue};
 use bookinfo_mesh::load::load_str;
-use bookinfo_mesh::plane::{find_rule, pick_weighted};
+use bookinfo_mesh::plane::pick_weighted;
 use bookinfo_mesh::table::compile;
 use rand::{RngExt, SeedableRng};
 
@@ -35,7 +35,11 @@ fn version_for(path: &str, headers: &[(&'static str, &str)]) -> String {
     for (name, value) in headers {
         map.insert(*name, HeaderValue::from_str(value).unwrap());
     }
-    let rule = find_rule(&table.hosts["reviews"], path, &map).unwrap();
+    let rule = table
+        .rule_for("reviews", path, |name| {
+            map.get(name).and_then(|v| v.to_str().ok())
+        })
+        .unwrap();
     rule.destinations[0].selector.version().unwrap().to_owned()
 }
 

@@ -84,21 +84,35 @@ pub struct Table {
 }
 
 impl Table {
-    /// The configured shares per version of the first rule of `host` that
-    /// matches a request with these headers (what loadgen expects).
-    pub fn shares(&self, host: &str, headers: &[(&str, &str)]) -> Option<BTreeMap<String, f64>> {
-        let rules = self.hosts.get(host)?;
-        let rule = rules.iter().find(|rule| {
+    /// The first rule of `host` that accepts a request for `path` with
+    /// `header(name)` values, as Istio evaluates `http` routes in order (an
+    /// empty match list accepts every request). `None`: no route applies.
+    pub fn rule_for<'h>(
+        &self,
+        host: &str,
+        path: &str,
+        header: impl Fn(&str) -> Option<&'h str>,
+    ) -> Option<&Rule> {
+        self.hosts.get(host)?.iter().find(|rule| {
             rule.matches.is_empty()
                 || rule.matches.iter().any(|m| {
-                    m.uri.is_none()
-                        && m.headers.iter().all(|(name, matcher)| {
-                            headers
-                                .iter()
-                                .any(|(n, v)| n.eq_ignore_ascii_case(name) && matcher.matches(v))
-                        })
+                    m.uri.as_ref().is_none_or(|uri| uri.matches(path))
+                        && m.headers
+                            .iter()
+                            .all(|(name, matcher)| header(name).is_some_and(|v| matcher.matches(v)))
                 })
-        })?;
+        })
+    }
+
+    /// The configured shares per version of the rule that applies to such
+    /// a request (what the loadgen expects to observe).
+    pub fn shares<'h>(
+        &self,
+        host: &str,
+        path: &str,
+        header: impl Fn(&str) -> Option<&'h str>,
+    ) -> Option<BTreeMap<String, f64>> {
+        let rule = self.rule_for(host, path, header)?;
         let total: u32 = rule.destinations.iter().map(|d| d.weight).sum();
         let mut shares = BTreeMap::new();
         for destination in &rule.destinations {
@@ -108,6 +122,16 @@ impl Table {
         }
         Some(shares)
     }
+}
+
+/// Where subset labels come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subsets {
+    /// From the DestinationRules among the objects; an undefined subset is an error.
+    Declared,
+    /// As Bookinfo names them, subset `v2` selects `version: v2`, unless a
+    /// DestinationRule says otherwise (reading a route file on its own).
+    NamedAsVersions,
 }
 
 fn short_host(host: &str) -> String {
@@ -181,6 +205,10 @@ fn weights(
 /// Compiles the objects (later ones replace earlier ones of the same
 /// kind and name) into a table.
 pub fn compile(objects: &[Object]) -> Result<Table, String> {
+    compile_with(objects, Subsets::Declared)
+}
+
+pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table, String> {
     let mut latest: BTreeMap<String, &Object> = BTreeMap::new();
     for object in objects {
         latest.insert(object.key(), object);
@@ -206,7 +234,7 @@ pub fn compile(objects: &[Object]) -> Result<Table, String> {
     }
     for object in latest.values() {
         match object {
-            Object::VirtualService(vs) => compile_vs(vs, &subsets, &mut table)?,
+            Object::VirtualService(vs) => compile_vs(vs, &subsets, subset_labels, &mut table)?,
             Object::HttpRoute(route) => compile_http_route(route, &mut table)?,
             Object::DestinationRule(_) => {}
         }
@@ -217,6 +245,7 @@ pub fn compile(objects: &[Object]) -> Result<Table, String> {
 fn compile_vs(
     vs: &model::VirtualService,
     subsets: &HashMap<(String, String), BTreeMap<String, String>>,
+    subset_labels: Subsets,
     table: &mut Table,
 ) -> Result<(), String> {
     let name = &vs.metadata.name;
@@ -224,10 +253,17 @@ fn compile_vs(
         let app = short_host(&d.host);
         let labels = match &d.subset {
             None => BTreeMap::new(),
-            Some(subset) => subsets
-                .get(&(app.clone(), subset.clone()))
-                .cloned()
-                .ok_or_else(|| format!("{what}: subset `{subset}` of host `{app}` is not defined by any DestinationRule"))?,
+            Some(subset) => match subsets.get(&(app.clone(), subset.clone())) {
+                Some(labels) => labels.clone(),
+                None if subset_labels == Subsets::NamedAsVersions => {
+                    BTreeMap::from([("version".to_owned(), subset.clone())])
+                }
+                None => {
+                    return Err(format!(
+                        "{what}: subset `{subset}` of host `{app}` is not defined by any DestinationRule"
+                    ));
+                }
+            },
         };
         Ok(Selector { app, labels })
     };
@@ -341,9 +377,22 @@ fn backend_selector(name: &str) -> Selector {
     }
 }
 
+/// Gateway API precedence between the matches of a route: an exact path
+/// before a prefix, a longer path before a shorter, more header matches
+/// before fewer; ties keep their order.
+fn specificity(m: &model::HttpRouteMatch) -> (bool, usize, usize) {
+    let (exact, length) = match &m.path {
+        Some(p) => (p.kind.as_deref() == Some("Exact"), p.value.len()),
+        None => (false, 1), // the implicit `PathPrefix /`
+    };
+    (exact, length, m.headers.len())
+}
+
 fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Result<(), String> {
     let name = &route.metadata.name;
-    let mut rules = Vec::new();
+    // One rule per match, most specific first, so the first rule that
+    // matches is the one Gateway API picks.
+    let mut ranked: Vec<((bool, usize, usize), Rule)> = Vec::new();
     for (index, rule) in route.spec.rules.iter().enumerate() {
         let what = format!("HTTPRoute {name}, rules[{index}]");
         if rule.backend_refs.is_empty() {
@@ -355,7 +404,7 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
             .map(|b| Some(b.weight.unwrap_or(1)))
             .collect();
         let weights = weights(&raw, &what, &mut Vec::new())?;
-        let destinations = rule
+        let destinations: Vec<Weighted> = rule
             .backend_refs
             .iter()
             .zip(weights)
@@ -364,8 +413,22 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
                 weight,
             })
             .collect();
-        let mut matches = Vec::new();
-        for m in &rule.matches {
+        let timeout = rule
+            .timeouts
+            .as_ref()
+            .and_then(|t| t.request.as_deref())
+            .map(|t| duration(t, &what))
+            .transpose()?;
+        let implicit = [model::HttpRouteMatch {
+            path: None,
+            headers: Vec::new(),
+        }];
+        let route_matches = if rule.matches.is_empty() {
+            &implicit[..]
+        } else {
+            &rule.matches[..]
+        };
+        for m in route_matches {
             let uri = match &m.path {
                 None => None,
                 Some(p) => Some(match p.kind.as_deref().unwrap_or("PathPrefix") {
@@ -390,24 +453,22 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
                 };
                 headers.push((h.name.to_ascii_lowercase(), value));
             }
-            matches.push(Match { uri, headers });
+            ranked.push((
+                specificity(m),
+                Rule {
+                    matches: vec![Match { uri, headers }],
+                    destinations: destinations.clone(),
+                    timeout,
+                    retries: None,
+                    delay: None,
+                    abort: None,
+                    mirror: None,
+                },
+            ));
         }
-        let timeout = rule
-            .timeouts
-            .as_ref()
-            .and_then(|t| t.request.as_deref())
-            .map(|t| duration(t, &what))
-            .transpose()?;
-        rules.push(Rule {
-            matches,
-            destinations,
-            timeout,
-            retries: None,
-            delay: None,
-            abort: None,
-            mirror: None,
-        });
     }
+    ranked.sort_by(|a, b| b.0.cmp(&a.0));
+    let rules: Vec<Rule> = ranked.into_iter().map(|(_, rule)| rule).collect();
     for parent in &route.spec.parent_refs {
         // Mesh routes attach to a Service (GAMMA); routes on a Gateway are
         // ingress, which the local entry point does not need.
