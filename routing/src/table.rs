@@ -467,7 +467,7 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
             ));
         }
     }
-    ranked.sort_by(|a, b| b.0.cmp(&a.0));
+    ranked.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
     let rules: Vec<Rule> = ranked.into_iter().map(|(_, rule)| rule).collect();
     for parent in &route.spec.parent_refs {
         // Mesh routes attach to a Service (GAMMA); routes on a Gateway are
