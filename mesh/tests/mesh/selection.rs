@@ -88,3 +88,38 @@ fn weighted_choice_covers_the_edges() {
     assert_eq!(pick_weighted(&[30, 70], 0.999_999), 1);
     assert_eq!(pick_weighted(&[0, 5, 0], 0.5), 1);
 }
+
+#[test]
+fn http_route_matches_follow_gateway_api_precedence_not_file_order() {
+    let route = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews}
+spec:
+  parentRefs: [{group: '', kind: Service, name: reviews, port: 9080}]
+  rules:
+  - backendRefs: [{name: reviews-v1, port: 9080}]
+  - matches: [{path: {type: PathPrefix, value: /reviews}}]
+    backendRefs: [{name: reviews-v3, port: 9080}]
+  - matches: [{headers: [{name: end-user, value: jason}]}]
+    backendRefs: [{name: reviews-v2, port: 9080}]
+";
+    let table = compile(&load_str("r", route).unwrap().objects).unwrap();
+    let version = |path: &str, user: Option<&'static str>| {
+        let rule = table
+            .rule_for("reviews", path, |name| user.filter(|_| name == "end-user"))
+            .unwrap();
+        rule.destinations[0].selector.version().unwrap().to_owned()
+    };
+    assert_eq!(
+        version("/reviews/0", None),
+        "v3",
+        "a longer prefix beats the implicit /"
+    );
+    assert_eq!(
+        version("/other", Some("jason")),
+        "v2",
+        "a header match beats none"
+    );
+    assert_eq!(version("/other", None), "v1");
+}
