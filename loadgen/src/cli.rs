@@ -112,6 +112,12 @@ pub struct Cli {
     /// No plan and no progress: only warnings and the final summary.
     #[arg(long)]
     pub quiet: bool,
+
+    /// Skip the Bookinfo check: accept any target that answers (not 4xx), e.g. a
+    /// hello-world for benchmarks; responses are then counted as unclassifiable.
+    /// Without --expect / --expect-from only.
+    #[arg(long, conflicts_with_all = ["expect", "expect_from"])]
+    pub any_target: bool,
 }
 
 impl Cli {
@@ -198,6 +204,7 @@ impl Cli {
         config.max_in_flight = usize::try_from(self.max_in_flight).unwrap_or(usize::MAX);
         config.timeout = self.timeout;
         config.new_connection = self.new_connection;
+        config.any_target = self.any_target;
         config.user = user;
         config.expected = expected;
         config.verdict = verdict;
@@ -336,6 +343,9 @@ mod tests {
         assert_eq!(c.load.rate(), Some(10.0));
         let c = cli(&["h", "--concurrency", "8"]).unwrap();
         assert_eq!(c.load, Load::Closed { concurrency: 8 });
+        assert!(!c.any_target);
+        let c = cli(&["h/", "--concurrency", "8", "--any-target"]).unwrap();
+        assert!(c.any_target);
     }
 
     #[test]
@@ -345,6 +355,8 @@ mod tests {
             &["h", "--rate", "abc"],
             &["h", "--rate", "2", "--interval", "1s"],
             &["h", "--concurrency", "4", "--rate", "2"],
+            &["h", "--any-target", "--expect", "v1=30,v2=70"],
+            &["h", "--any-target", "--expect-from", "x.yaml"],
             &["h", "--expect", "v1=30,v2=60"],
             &["h", "--expect", "v1=50,v9=50"],
             &["h", "--expect", "v1=30", "--expect-from", "x.yaml"],

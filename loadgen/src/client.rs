@@ -4,10 +4,15 @@
 //! The per-request timeout is applied around the whole exchange (connect, headers and
 //! body) with `tokio::time::timeout`, so that a slow body counts as a timeout too and the
 //! timed-out request's latency is the timeout (censored, spec C.6), not a lost sample.
+//!
+//! The GETs of the run go through the lean keep-alive client of [`http1`]; the one-off
+//! login POST through reqwest.
+
+mod http1;
 
 use std::time::Duration;
 
-use reqwest::header::{CONNECTION, CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE};
 use reqwest::{Client, Url};
 
 use crate::classify::{Classification, ResponseClass, VERSION_HEADER, classify};
@@ -26,14 +31,18 @@ pub struct Fetched {
     pub error: Option<String>,
 }
 
+const USER_AGENT: &str = concat!("bookinfo-loadgen/", env!("CARGO_PKG_VERSION"));
+
 /// The target product page and how to reach it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Target {
+    /// For the login only.
     client: Client,
+    /// The page's GET, with the session cookie once logged in.
+    endpoint: http1::Endpoint,
     url: Url,
     timeout: Duration,
     new_connection: bool,
-    cookie: Option<HeaderValue>,
 }
 
 impl Target {
@@ -42,7 +51,7 @@ impl Target {
             .connect_timeout(timeout)
             .tcp_nodelay(true)
             // productpage forwards the user agent, so backend logs show who is testing.
-            .user_agent(concat!("bookinfo-loadgen/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             // A redirect is not a product page; report it as such instead of following.
             .redirect(reqwest::redirect::Policy::none());
         if new_connection {
@@ -53,13 +62,32 @@ impl Target {
         let client = builder
             .build()
             .map_err(|e| SetupError::Client(one_line(&e)))?;
+        let endpoint = Self::endpoint(&url, new_connection, &[])?;
         Ok(Self {
             client,
+            endpoint,
             url,
             timeout,
             new_connection,
-            cookie: None,
         })
+    }
+
+    fn endpoint(
+        url: &Url,
+        new_connection: bool,
+        extra_headers: &[String],
+    ) -> Result<http1::Endpoint, SetupError> {
+        // Without keep-alive no idle connection is kept, so every request opens its own
+        // (spec C.6: connection-level routing makes consecutive responses dependent).
+        http1::Endpoint::new(
+            url,
+            USER_AGENT,
+            extra_headers,
+            !new_connection,
+            VERSION_HEADER,
+            BODY_LIMIT,
+        )
+        .map_err(|e| SetupError::Client(one_line(&e)))
     }
 
     pub fn url(&self) -> &Url {
@@ -119,18 +147,30 @@ impl Target {
                 "login as {user:?} at {login} set no session cookie"
             )));
         }
-        let value = HeaderValue::from_str(&cookies.join("; "))
-            .map_err(|_| SetupError::Login(format!("login at {login} set an unusable cookie")))?;
-        self.cookie = Some(value);
+        let cookie = cookies.join("; ");
+        if HeaderValue::from_str(&cookie).is_err() {
+            return Err(SetupError::Login(format!(
+                "login at {login} set an unusable cookie"
+            )));
+        }
+        self.endpoint = Self::endpoint(
+            &self.url,
+            self.new_connection,
+            &[format!("{COOKIE}: {cookie}")],
+        )?;
         Ok(())
     }
 
     /// One GET of the page, classified. Never fails: errors are outcomes.
     pub async fn fetch(&self) -> Fetched {
-        match tokio::time::timeout(self.timeout, self.exchange()).await {
-            Ok(Ok((status, header, body))) => Fetched {
-                status: Some(status),
-                classification: classify(status, header.as_deref(), &body),
+        match tokio::time::timeout(self.timeout, self.endpoint.get()).await {
+            Ok(Ok(response)) => Fetched {
+                status: Some(response.status),
+                classification: classify(
+                    response.status,
+                    response.header.as_deref(),
+                    &response.body,
+                ),
                 error: None,
             },
             Ok(Err(e)) => Fetched {
@@ -144,32 +184,6 @@ impl Target {
                 error: None,
             },
         }
-    }
-
-    async fn exchange(&self) -> Result<(u16, Option<String>, Vec<u8>), reqwest::Error> {
-        let mut request = self.client.get(self.url.clone());
-        if let Some(cookie) = &self.cookie {
-            request = request.header(COOKIE, cookie.clone());
-        }
-        if self.new_connection {
-            request = request.header(CONNECTION, HeaderValue::from_static("close"));
-        }
-        let mut response = request.send().await?;
-        let status = response.status().as_u16();
-        let header = response
-            .headers()
-            .get(VERSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            let room = BODY_LIMIT.saturating_sub(body.len());
-            body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(&[]));
-            if body.len() >= BODY_LIMIT {
-                break;
-            }
-        }
-        Ok((status, header, body))
     }
 }
 

@@ -21,12 +21,16 @@ use crate::report::json::RunReport;
 use crate::report::ndjson::NdjsonWriter;
 use crate::report::progress::{Console, Display, Snapshot};
 use crate::report::{self, OutputFiles, format_duration};
-use crate::schedule::{Completed, Limits, Load, Scheduler, send};
+use crate::schedule::{Completed, Limits, Load, PreciseTimer, Scheduler, send};
 use crate::tally::{EpochMark, Tally};
 use crate::verdict::{ConfigError, SplitVerifier, Verdict, VerdictConfig};
 
 /// Exit code for usage and setup errors (0–2 are the verdicts).
 pub const SETUP_ERROR_EXIT: i32 = 3;
+
+/// How long after a send time tokio's timer dispatches if the precise timer's wake-up
+/// was lost (it should never be needed).
+const TIMER_BACKSTOP: Duration = Duration::from_millis(2);
 
 /// Dispatch at most this many overdue slots before looking at responses again, so a
 /// stalled timer at a very high rate cannot starve the rest of the loop.
@@ -45,6 +49,9 @@ pub struct RunConfig {
     pub timeout: Duration,
     /// One connection per request (no keep-alive).
     pub new_connection: bool,
+    /// Skip the preflight's Bookinfo check (benchmarks against any HTTP server). Only
+    /// without `expected`: a verdict on a target that is not Bookinfo means nothing.
+    pub any_target: bool,
     /// Log in as this user first and send its session cookie with every request.
     pub user: Option<String>,
     /// Verify this split; `None` only measures.
@@ -80,6 +87,7 @@ impl RunConfig {
             max_in_flight: 256,
             timeout: Duration::from_secs(10),
             new_connection: false,
+            any_target: false,
             user: None,
             expected: None,
             verdict: VerdictConfig::default(),
@@ -117,6 +125,9 @@ impl RunConfig {
         }
         if !(self.power.is_finite() && self.power > 0.0 && self.power < 1.0) {
             return bad("--power must be between 0 and 1 (exclusive)");
+        }
+        if self.any_target && self.expected.is_some() {
+            return bad("--any-target skips the Bookinfo check and cannot be used with --expect");
         }
         self.verdict.validate()?;
         Ok(())
@@ -186,7 +197,7 @@ pub async fn run_controlled(
     if let Some(user) = &config.user {
         target.login(user).await?;
     }
-    for warning in preflight(&target, config.timeout).await? {
+    for warning in preflight(&target, config.timeout, config.any_target).await? {
         console.warn(&warning);
     }
     let verifier = match &config.expected {
@@ -234,8 +245,13 @@ pub async fn run_controlled(
 }
 
 /// One GET before the run: a clear error for a target that is unreachable or is not
-/// Bookinfo, instead of a run full of failures. Returns warnings.
-async fn preflight(target: &Target, timeout: Duration) -> Result<Vec<String>, SetupError> {
+/// Bookinfo, instead of a run full of failures. Returns warnings. With `any_target`
+/// only reachability and a non-4xx answer are checked.
+async fn preflight(
+    target: &Target,
+    timeout: Duration,
+    any_target: bool,
+) -> Result<Vec<String>, SetupError> {
     let url = target.url();
     let fetched = target.fetch().await;
     let class = &fetched.classification;
@@ -248,13 +264,16 @@ async fn preflight(target: &Target, timeout: Duration) -> Result<Vec<String>, Se
             "no answer from {url} within {} (raise --timeout if the page is this slow)",
             format_duration(timeout)
         ))),
+        ResponseClass::Failed(status) if *status < 500 && any_target => Err(
+            SetupError::NotBookinfo(format!("{url} answered HTTP {status}")),
+        ),
         ResponseClass::Failed(status) if *status < 500 => Err(SetupError::NotBookinfo(format!(
             "{url} answered HTTP {status}: not a Bookinfo product page (expected e.g. http://HOST:9080/productpage)"
         ))),
         ResponseClass::Failed(status) => Ok(vec![format!(
             "warning: the first request to {url} answered HTTP {status}; running anyway (errors are counted)"
         )]),
-        ResponseClass::Unclassifiable if !class.product_page => {
+        ResponseClass::Unclassifiable if !class.product_page && !any_target => {
             Err(SetupError::NotBookinfo(format!(
                 "{url} is not a Bookinfo product page (no {} header, no \"Book Reviews\", no \"Reviews served by:\"); point loadgen at /productpage",
                 crate::classify::VERSION_HEADER
@@ -291,12 +310,32 @@ impl Runner<'_> {
         let mut ticker = tokio::time::interval(Duration::from_millis(200));
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut control_open = true;
+        // The open loop's send times come from a precise timer; tokio's (1 ms ticks)
+        // stays as a backstop. A closed loop's slots are always due at once.
+        let mut timer = match self.config.load {
+            Load::Open { .. } => PreciseTimer::new().ok(),
+            Load::Closed { .. } => None,
+        };
+        let backstop = if timer.is_some() {
+            TIMER_BACKSTOP
+        } else {
+            Duration::ZERO
+        };
         loop {
             let now = Instant::now();
             let due = self.scheduler.next_due(self.in_flight.len(), now);
             if due.is_none() && self.in_flight.is_empty() {
                 return EndReason::Limit;
             }
+            if let Some(timer) = &mut timer {
+                timer.arm(due);
+            }
+            let precise = async {
+                match &timer {
+                    Some(timer) => timer.fired().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 command = control.recv(), if control_open => match command {
@@ -314,8 +353,11 @@ impl Runner<'_> {
                     if self.config.stop_on_decision && self.decided() {
                         return EndReason::Decided;
                     }
+                    // A closed loop replaces the finished request at once.
+                    self.dispatch();
                 }
-                () = tokio::time::sleep_until(due.unwrap_or(now)), if due.is_some() => {
+                () = precise, if due.is_some() => self.dispatch(),
+                () = tokio::time::sleep_until(later(due.unwrap_or(now), backstop)), if due.is_some() => {
                     self.dispatch();
                 }
                 _ = ticker.tick() => self.progress(),

@@ -11,12 +11,15 @@
 //! sent as soon as the previous one finished. It measures throughput; its latencies
 //! suffer from coordinated omission by construction, which the report says.
 
+mod timer;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::client::{Fetched, Target};
+pub use timer::PreciseTimer;
 
 /// How the load is generated.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -106,3 +106,32 @@ async fn bad_input_exits_3_with_one_line() {
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("--expect-from"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_target_accepts_a_page_that_is_not_bookinfo() {
+    let stub = spawn_stub(StubOptions::weighted(&[("v1", 100)])).await;
+    let hello = stub.url("/hello").to_string();
+    let missing = stub.url("/missing").to_string();
+    let run = ["--rate", "1000", "--requests", "20", "--quiet"];
+    let mut refused = args(&[&hello]);
+    refused.extend(args(&run));
+    let out = loadgen(refused).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a Bookinfo product page"));
+
+    let mut accepted = args(&[&hello, "--any-target"]);
+    accepted.extend(args(&run));
+    let out = loadgen(accepted).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("unclassifiable"), "{stdout}");
+
+    // Still refused: a 4xx answer, and a verdict on a target that is not Bookinfo.
+    let mut not_found = args(&[&missing, "--any-target"]);
+    not_found.extend(args(&run));
+    let out = loadgen(not_found).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("HTTP 404"), "{}", stderr(&out));
+    let out = loadgen(args(&[&hello, "--any-target", "--expect", "v1=100"])).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}

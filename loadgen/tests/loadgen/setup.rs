@@ -3,7 +3,7 @@
 use bookinfo_loadgen::run::SETUP_ERROR_EXIT;
 use bookinfo_loadgen::{RunConfig, SetupError, run};
 
-use crate::helpers::{StubOptions, closed_port, fast_config, spawn_stub, temp_path};
+use crate::helpers::{StubOptions, closed_port, expect, fast_config, spawn_stub, temp_path};
 
 #[tokio::test]
 async fn an_unreachable_target_is_a_setup_error() {
@@ -33,6 +33,25 @@ async fn a_page_that_is_not_bookinfo_is_a_setup_error() {
     assert!(err.to_string().contains("HTTP 404"), "{err}");
     // Nothing was run: only the one preflight request per attempt reached the stub.
     assert_eq!(stub.hits(), 0);
+}
+
+#[tokio::test]
+async fn any_target_skips_the_bookinfo_check() {
+    let stub = spawn_stub(StubOptions::weighted(&[("v1", 100)])).await;
+    let mut config = fast_config(stub.url("/hello"), 10);
+    config.any_target = true;
+    let result = run(config).await.unwrap();
+    assert_eq!(result.exit_code, 0);
+    assert_eq!(result.report.requests.completed, 10);
+    // Without the flag the same target is refused (see above); with --expect the flag
+    // is a configuration error, since a verdict on such a target means nothing.
+    let mut config = fast_config(stub.url("/hello"), 10);
+    config.any_target = true;
+    expect(&mut config, "v1=100");
+    assert!(matches!(
+        run(config).await.unwrap_err(),
+        SetupError::Config(_)
+    ));
 }
 
 #[tokio::test]
