@@ -118,6 +118,21 @@ pub struct Cli {
     /// Without --expect / --expect-from only.
     #[arg(long, conflicts_with_all = ["expect", "expect_from"])]
     pub any_target: bool,
+    /// Admin endpoint of the local data plane (`bookinfo up`), e.g.
+    /// http://127.0.0.1:15000/: the expected split is the reviews route in
+    /// force (unless --expect gives one), and the statistics restart for the
+    /// new weights whenever the routing epoch changes.
+    #[arg(long, value_name = "URL", value_parser = parse_admin_url, conflicts_with = "any_target")]
+    pub follow_admin: Option<Url>,
+}
+
+fn parse_admin_url(text: &str) -> Result<Url, String> {
+    let with_slash = if text.ends_with('/') {
+        text.to_owned()
+    } else {
+        format!("{text}/")
+    };
+    Url::parse(&with_slash).map_err(|e| format!("invalid URL {text:?}: {e}"))
 }
 
 impl Cli {

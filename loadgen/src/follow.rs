@@ -12,6 +12,9 @@ use crate::control::RunControl;
 use crate::expect::ExpectedSplit;
 use crate::expectation::Expectation;
 
+/// The service whose split the loadgen verifies.
+pub const HOST: &str = "reviews";
+
 /// How often the admin endpoint is asked; a route change is noticed within this.
 pub const POLL: Duration = Duration::from_millis(200);
 

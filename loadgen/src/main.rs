@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use bookinfo_loadgen::cli::Cli;
 use bookinfo_loadgen::report::text;
 use bookinfo_loadgen::run::SETUP_ERROR_EXIT;
-use bookinfo_loadgen::{control, run_controlled};
+use bookinfo_loadgen::{control, follow, run_controlled};
 use clap::Parser;
 use clap::error::ErrorKind;
 
@@ -26,7 +26,8 @@ fn main() -> ExitCode {
             };
         }
     };
-    let config = match cli.into_config() {
+    let follow_admin = cli.follow_admin.clone();
+    let mut config = match cli.into_config() {
         Ok(config) => config,
         Err(message) => return setup_error(&message),
     };
@@ -39,6 +40,30 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let (handle, receiver) = control();
+        if let Some(admin) = follow_admin {
+            let client = reqwest::Client::new();
+            let epoch = match follow::current(&client, &admin, follow::HOST).await {
+                Ok(epoch) => epoch,
+                Err(e) => return setup_error(&e.to_string()),
+            };
+            if config.expected.is_none() {
+                match epoch.split.clone() {
+                    Some(split) => config.expected = Some(split),
+                    None => {
+                        return setup_error(
+                            "the local data plane has no weighted route for reviews; give --expect",
+                        );
+                    }
+                }
+            }
+            tokio::spawn(follow::follow(
+                admin,
+                follow::HOST.to_owned(),
+                epoch.number,
+                handle.clone(),
+                config.settle,
+            ));
+        }
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("\ninterrupted: finishing the summary (Ctrl-C again to quit at once)");

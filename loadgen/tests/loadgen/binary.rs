@@ -135,3 +135,58 @@ async fn any_target_accepts_a_page_that_is_not_bookinfo() {
     let out = loadgen(args(&[&hello, "--any-target", "--expect", "v1=100"])).await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
+
+/// A stand-in for the admin endpoint of `bookinfo up` reporting a 30/70 split.
+async fn admin_stub() -> std::net::SocketAddr {
+    let router = axum::Router::new().route(
+        "/epoch",
+        axum::routing::get(|| async {
+            axum::Json(serde_json::json!({
+                "epoch": 4,
+                "shares": {"reviews": {"v1": 0.3, "v2": 0.7}},
+                "warnings": []
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_admin_takes_the_split_in_force_from_the_data_plane() {
+    let stub = spawn_stub(StubOptions::weighted(&[("v1", 30), ("v2", 70)])).await;
+    let admin = admin_stub().await;
+    let url = stub.url("/productpage").to_string();
+    let admin_url = format!("http://{admin}");
+    let out = loadgen(args(&[
+        &url,
+        "--follow-admin",
+        &admin_url,
+        "--rate",
+        "1000",
+        "--requests",
+        "3000",
+        "--tolerance",
+        "10",
+        "--alpha",
+        "0.01",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(all.contains("routing epoch 4"), "{all}");
+
+    let closed = closed_port().await;
+    let out = loadgen(args(&[
+        &url,
+        "--follow-admin",
+        &format!("http://{closed}"),
+        "--requests",
+        "5",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("admin endpoint"), "{}", stderr(&out));
+}
