@@ -5,6 +5,7 @@ mod binary;
 mod control;
 mod helpers;
 mod outcomes;
+mod real_pages;
 mod schema;
 mod setup;
 mod verdicts;
