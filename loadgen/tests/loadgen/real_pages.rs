@@ -32,6 +32,9 @@ fn reviews_body(version: &str, stars: Option<(i64, i64)>) -> String {
     )
 }
 
+/// A backend's status and body.
+type Answer = (u16, String);
+
 /// A backend answering `body` with `status` on every GET.
 async fn backend(status: u16, body: String) -> Running {
     let status = StatusCode::from_u16(status).unwrap();
@@ -73,7 +76,7 @@ async fn page(
 async fn every_state_of_the_real_page_is_classified_from_its_markers() {
     let ok = |s: &str| (200, s.to_owned());
     let down = (503, r#"{"error":"Service unavailable"}"#.to_owned());
-    let cases: Vec<(&str, (u16, String), (u16, String), ResponseClass)> = vec![
+    let cases: Vec<(&str, Answer, Answer, ResponseClass)> = vec![
         (
             "v1",
             ok(DETAILS),
