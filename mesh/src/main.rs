@@ -96,10 +96,27 @@ fn parse_instance(text: &str) -> Result<(String, SocketAddr), String> {
     Ok((version.to_owned(), addr))
 }
 
+/// Exit code for usage and set-up errors.
+const SETUP_ERROR: u8 = 3;
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    match execute(Cli::parse().command).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("bookinfo: {error}");
+            ExitCode::from(SETUP_ERROR)
+        }
+    }
+}
+
+/// The program to start the services with: this one.
+fn own_program() -> Result<PathBuf, String> {
+    std::env::current_exe().map_err(|e| format!("cannot find my own program: {e}"))
+}
+
+async fn execute(command: Command) -> Result<ExitCode, String> {
+    Ok(match command {
         Command::Service { name, args } => {
             let args = std::iter::once(name.clone()).chain(args);
             match name.as_str() {
@@ -108,10 +125,9 @@ async fn main() -> ExitCode {
                 "ratings" => launch::main::<bookinfo_ratings::AppState>(args).await,
                 "productpage" => launch::main::<bookinfo_productpage::AppState>(args).await,
                 other => {
-                    eprintln!(
-                        "bookinfo: unknown service `{other}` (details, reviews, ratings, productpage)"
-                    );
-                    ExitCode::from(3)
+                    return Err(format!(
+                        "unknown service `{other}` (details, reviews, ratings, productpage)"
+                    ));
                 }
             }
         }
@@ -124,33 +140,19 @@ async fn main() -> ExitCode {
         } => {
             let _logs = telemetry::init(&telemetry, "bookinfo");
             if !admin.ip().is_loopback() {
-                eprintln!(
-                    "bookinfo: the admin endpoint must be on a loopback address, not {admin}"
-                );
-                return ExitCode::from(3);
+                return Err(format!(
+                    "the admin endpoint must be on a loopback address, not {admin}"
+                ));
             }
-            let program = match std::env::current_exe() {
-                Ok(program) => program,
-                Err(error) => {
-                    eprintln!("bookinfo: cannot find my own program: {error}");
-                    return ExitCode::from(3);
-                }
-            };
-            let config = UpConfig {
-                program,
+            let up = Up::start(&UpConfig {
+                program: own_program()?,
                 listen,
                 admin,
                 routes,
                 watch,
                 service_log: telemetry.log_filter.clone(),
-            };
-            let up = match Up::start(&config).await {
-                Ok(up) => up,
-                Err(error) => {
-                    eprintln!("bookinfo: {error}");
-                    return ExitCode::from(3);
-                }
-            };
+            })
+            .await?;
             println!("Bookinfo is up: http://{}/productpage", up.entry);
             println!(
                 "admin (routing epochs, apply routes): http://{}/epoch",
@@ -167,48 +169,26 @@ async fn main() -> ExitCode {
             istio,
         } => {
             if !(rate > 0.0 && rate <= 10_000.0) {
-                eprintln!("bookinfo: --rate must be between 0 and 10000 requests/s");
-                return ExitCode::from(3);
+                return Err("--rate must be between 0 and 10000 requests/s".into());
             }
-            let program = match std::env::current_exe() {
-                Ok(program) => program,
-                Err(error) => {
-                    eprintln!("bookinfo: cannot find my own program: {error}");
-                    return ExitCode::from(3);
-                }
-            };
             let config = demo::DemoConfig {
-                program,
+                program: own_program()?,
                 istio: istio.unwrap_or_else(demo::default_istio_dir),
                 rate,
                 step_limit,
                 display: Display::Auto,
             };
-            match demo::run(&config).await {
-                Ok(true) => {
-                    println!(
-                        "
-Every step verified: PASS"
-                    );
-                    ExitCode::SUCCESS
-                }
-                Ok(false) => {
-                    println!(
-                        "
-Some step did not verify (see above)"
-                    );
-                    ExitCode::FAILURE
-                }
-                Err(error) => {
-                    eprintln!("bookinfo: {error}");
-                    ExitCode::from(3)
-                }
+            if demo::run(&config).await? {
+                println!("\nEvery step verified: PASS");
+                ExitCode::SUCCESS
+            } else {
+                println!("\nSome step did not verify (see above)");
+                ExitCode::FAILURE
             }
         }
         Command::Lint { paths } => {
             if let Some(missing) = paths.iter().find(|p| !p.exists()) {
-                eprintln!("bookinfo: {} does not exist", missing.display());
-                return ExitCode::from(3);
+                return Err(format!("{} does not exist", missing.display()));
             }
             let findings = bookinfo_mesh::lint::lint(&paths);
             for finding in &findings {
@@ -231,13 +211,9 @@ Some step did not verify (see above)"
             instances,
             routes,
         } => {
-            let listener = match tokio::net::TcpListener::bind(listen).await {
-                Ok(listener) => listener,
-                Err(error) => {
-                    eprintln!("bookinfo: cannot listen on {listen}: {error}");
-                    return ExitCode::from(3);
-                }
-            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             let instances = instances
                 .into_iter()
                 .map(|(version, addr)| Instance {
@@ -247,13 +223,8 @@ Some step did not verify (see above)"
                 })
                 .collect();
             let shutdown = bookinfo_support::http::shutdown_signal();
-            match up::proxy_only(&host, listener, instances, &routes, shutdown).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("bookinfo: {error}");
-                    ExitCode::from(3)
-                }
-            }
+            up::proxy_only(&host, listener, instances, &routes, shutdown).await?;
+            ExitCode::SUCCESS
         }
-    }
+    })
 }

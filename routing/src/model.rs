@@ -19,17 +19,20 @@ pub struct Metadata {
     pub annotations: BTreeMap<String, String>,
 }
 
-// ---------------------------------------------------------------- Istio
-
+/// A Kubernetes object of one of the kinds read here.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VirtualService {
+pub struct Resource<Spec> {
     #[serde(rename = "apiVersion")]
     pub api_version: String,
     pub kind: String,
     pub metadata: Metadata,
-    pub spec: VirtualServiceSpec,
+    pub spec: Spec,
 }
+
+// ---------------------------------------------------------------- Istio
+
+pub type VirtualService = Resource<VirtualServiceSpec>;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,15 +161,7 @@ pub struct Percent {
     pub value: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DestinationRule {
-    #[serde(rename = "apiVersion")]
-    pub api_version: String,
-    pub kind: String,
-    pub metadata: Metadata,
-    pub spec: DestinationRuleSpec,
-}
+pub type DestinationRule = Resource<DestinationRuleSpec>;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -193,15 +188,7 @@ pub struct Subset {
 
 // ---------------------------------------------------------------- Gateway API
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpRouteObject {
-    #[serde(rename = "apiVersion")]
-    pub api_version: String,
-    pub kind: String,
-    pub metadata: Metadata,
-    pub spec: HttpRouteSpec,
-}
+pub type HttpRouteObject = Resource<HttpRouteSpec>;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

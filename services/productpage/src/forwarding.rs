@@ -8,25 +8,7 @@
 //! copies a shorter list verbatim.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use bookinfo_support::propagation;
-
-/// Copied verbatim from the incoming request when present.
-pub const VERBATIM_HEADERS: [&str; 14] = [
-    "x-request-id",
-    "x-ot-span-context",
-    "x-datadog-trace-id",
-    "x-datadog-parent-id",
-    "x-datadog-sampling-priority",
-    "traceparent",
-    "tracestate",
-    "x-cloud-trace-context",
-    "grpc-trace-bin",
-    "sw8",
-    "user-agent",
-    "cookie",
-    "authorization",
-    "jwt",
-];
+use bookinfo_support::propagation::{self, VERBATIM_HEADERS};
 
 pub const END_USER: HeaderName = HeaderName::from_static("end-user");
 const B3: &str = "b3";
@@ -114,7 +96,7 @@ fn parse_hex(text: &str, lengths: &[usize]) -> Option<u128> {
 /// the logged-in `user` (if any).
 pub fn outgoing_headers(incoming: &HeaderMap, user: Option<&str>) -> HeaderMap {
     let mut outgoing = HeaderMap::new();
-    propagation::copy(&VERBATIM_HEADERS, incoming, &mut outgoing);
+    propagation::copy(VERBATIM_HEADERS, incoming, &mut outgoing);
     // When spans are exported our server span is the parent of the next hop;
     // otherwise B3 is re-emitted as upstream does.
     if !propagation::inject_span_context(&mut outgoing)

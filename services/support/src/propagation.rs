@@ -8,8 +8,8 @@ use axum::http::request::Parts;
 use opentelemetry_http::HeaderInjector;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// Forwarded verbatim by reviews (to ratings) and details v2 (to the book API).
-pub const FORWARDED_HEADERS: [&str; 20] = [
+/// Copied verbatim onto every outgoing call by every service (contract 7).
+pub const VERBATIM_HEADERS: [&str; 14] = [
     "x-request-id",
     "x-ot-span-context",
     "x-datadog-trace-id",
@@ -19,31 +19,46 @@ pub const FORWARDED_HEADERS: [&str; 20] = [
     "tracestate",
     "x-cloud-trace-context",
     "grpc-trace-bin",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
     "sw8",
-    "end-user",
     "user-agent",
     "cookie",
     "authorization",
     "jwt",
 ];
 
+/// Also copied verbatim by reviews and details; productpage re-emits B3 in
+/// its own normalised form and takes `end-user` from its session.
+pub const B3_AND_END_USER: [&str; 6] = [
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "end-user",
+];
+
+/// The 20 headers reviews (to ratings) and details v2 (to the book API)
+/// forward.
+pub fn forwarded_headers() -> impl Iterator<Item = &'static str> {
+    VERBATIM_HEADERS.into_iter().chain(B3_AND_END_USER)
+}
+
 /// Copies the forwarded headers of `incoming` onto `outgoing`, then the
 /// current span's context when spans are exported.
 pub fn forward(incoming: &HeaderMap, outgoing: &mut HeaderMap) {
-    copy(&FORWARDED_HEADERS, incoming, outgoing);
+    copy(forwarded_headers(), incoming, outgoing);
     inject_span_context(outgoing);
 }
 
 /// Copies every value of the `names` headers of `incoming` onto `outgoing`.
-pub fn copy(names: &[&'static str], incoming: &HeaderMap, outgoing: &mut HeaderMap) {
+pub fn copy(
+    names: impl IntoIterator<Item = &'static str>,
+    incoming: &HeaderMap,
+    outgoing: &mut HeaderMap,
+) {
     for name in names {
-        for value in incoming.get_all(*name) {
-            outgoing.append(*name, value.clone());
+        for value in incoming.get_all(name) {
+            outgoing.append(name, value.clone());
         }
     }
 }
@@ -86,7 +101,7 @@ mod tests {
     #[test]
     fn forwards_exactly_the_listed_headers_with_repeated_values() {
         let mut incoming = HeaderMap::new();
-        for name in FORWARDED_HEADERS {
+        for name in forwarded_headers() {
             incoming.insert(name, HeaderValue::from_static("v"));
         }
         incoming.append("cookie", HeaderValue::from_static("second"));
@@ -94,7 +109,7 @@ mod tests {
         incoming.insert("x-not-forwarded", HeaderValue::from_static("no"));
         let mut outgoing = HeaderMap::new();
         forward(&incoming, &mut outgoing);
-        assert_eq!(outgoing.keys_len(), FORWARDED_HEADERS.len());
+        assert_eq!(outgoing.keys_len(), 20);
         assert_eq!(outgoing.get_all("cookie").iter().count(), 2);
         assert!(outgoing.get("host").is_none());
         assert!(outgoing.get("x-not-forwarded").is_none());

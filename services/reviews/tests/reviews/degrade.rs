@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use bookinfo_support::propagation::FORWARDED_HEADERS;
+use bookinfo_support::propagation::forwarded_headers;
 
 use crate::helpers::{get_text, reviews_for, stub_ratings};
 
@@ -84,14 +84,14 @@ async fn forwarded_headers_and_end_user_reach_ratings() {
     .await;
     let reviews = reviews_for("v2", "black", Some(&ratings), Duration::from_secs(1)).await;
     let mut request = reqwest::Client::new().get(reviews.url("/reviews/0"));
-    for name in FORWARDED_HEADERS {
+    for name in forwarded_headers() {
         request = request.header(name, format!("value-of-{name}"));
     }
     let response = request.header("x-private", "secret").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let seen = seen.lock().unwrap();
     let headers = &seen[0];
-    for name in FORWARDED_HEADERS {
+    for name in forwarded_headers() {
         assert_eq!(headers[name], format!("value-of-{name}").as_str(), "{name}");
     }
     assert_eq!(headers["end-user"], "value-of-end-user");
