@@ -189,6 +189,15 @@ const HOP_BY_HOP: [&str; 7] = [
     "trailer",
 ];
 
+/// A buffered request, ready to be sent (and resent) to any instance.
+#[derive(Clone)]
+struct Outgoing {
+    method: axum::http::Method,
+    path_and_query: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
 pub async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -198,15 +207,19 @@ pub async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response
     let plane = &proxy.plane;
     let table = plane.table();
     let path = parts.uri.path();
-    let mut headers = parts.headers.clone();
+    let mut outgoing = Outgoing {
+        method: parts.method.clone(),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned(),
+        headers: parts.headers.clone(),
+        body,
+    };
     for name in HOP_BY_HOP {
-        headers.remove(name);
+        outgoing.headers.remove(name);
     }
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
 
     let rule = table.rule_for(&proxy.host, path, |name| {
         parts.headers.get(name).and_then(|v| v.to_str().ok())
@@ -217,17 +230,7 @@ pub async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response
             app: proxy.host.clone(),
             labels: BTreeMap::new(),
         };
-        return forward(
-            plane,
-            &selector,
-            &parts.method,
-            &path_and_query,
-            &headers,
-            &body,
-            None,
-            None,
-        )
-        .await;
+        return forward(plane, &selector, &outgoing, None, None).await;
     };
 
     if let Some((status, share)) = rule.abort
@@ -247,22 +250,12 @@ pub async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response
     if let Some((mirror, share)) = &rule.mirror
         && rand::random::<f64>() < *share
     {
-        mirror_request(
-            plane.clone(),
-            mirror.clone(),
-            &parts.method,
-            &path_and_query,
-            &headers,
-            &body,
-        );
+        mirror_request(plane.clone(), mirror.clone(), outgoing.clone());
     }
     let send = forward(
         plane,
         chosen,
-        &parts.method,
-        &path_and_query,
-        &headers,
-        &body,
+        &outgoing,
         rule.retries.as_ref(),
         rule.timeout,
     );
@@ -278,15 +271,8 @@ pub async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response
 
 /// Mirrored requests go to the mirror's instance with `-shadow` appended to
 /// the authority, as Envoy does; the answer is dropped.
-fn mirror_request(
-    plane: Arc<Plane>,
-    selector: Selector,
-    method: &axum::http::Method,
-    path_and_query: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) {
-    let mut headers = headers.clone();
+fn mirror_request(plane: Arc<Plane>, selector: Selector, mut outgoing: Outgoing) {
+    let headers = &mut outgoing.headers;
     if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         let shadow = match host.split_once(':') {
             Some((name, port)) => format!("{name}-shadow:{port}"),
@@ -296,30 +282,15 @@ fn mirror_request(
             headers.insert(header::HOST, value);
         }
     }
-    let (method, path_and_query, body) = (method.clone(), path_and_query.to_owned(), body.clone());
     tokio::spawn(async move {
-        let _ = forward(
-            &plane,
-            &selector,
-            &method,
-            &path_and_query,
-            &headers,
-            &body,
-            None,
-            None,
-        )
-        .await;
+        let _ = forward(&plane, &selector, &outgoing, None, None).await;
     });
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn forward(
     plane: &Plane,
     selector: &Selector,
-    method: &axum::http::Method,
-    path_and_query: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
+    outgoing: &Outgoing,
     retries: Option<&table::RetryPolicy>,
     route_timeout: Option<Duration>,
 ) -> Response {
@@ -334,14 +305,14 @@ async fn forward(
         let Some(addr) = plane.pick_instance(selector) else {
             return envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
         };
-        let uri: Uri = match format!("http://{addr}{path_and_query}").parse() {
+        let uri: Uri = match format!("http://{addr}{}", outgoing.path_and_query).parse() {
             Ok(uri) => uri,
             Err(_) => return envoy_reply(StatusCode::BAD_REQUEST, "bad request path"),
         };
-        let mut request = axum::http::Request::new(Full::new(body.clone()));
-        *request.method_mut() = method.clone();
+        let mut request = axum::http::Request::new(Full::new(outgoing.body.clone()));
+        *request.method_mut() = outgoing.method.clone();
         *request.uri_mut() = uri;
-        *request.headers_mut() = headers.clone();
+        *request.headers_mut() = outgoing.headers.clone();
         let sent = plane.client.request(request);
         let outcome = match per_try {
             Some(timeout) => tokio::time::timeout(timeout, sent).await.ok(),
