@@ -274,18 +274,7 @@ impl Epoch {
                 continue;
             }
             if u > 0 {
-                let low = ConfidenceSequence::new(
-                    c.count,
-                    n.saturating_add(u),
-                    &c.prior,
-                    self.per_version_alpha,
-                );
-                let high = ConfidenceSequence::new(
-                    c.count.saturating_add(u),
-                    n.saturating_add(u),
-                    &c.prior,
-                    self.per_version_alpha,
-                );
+                let (low, high) = self.worst_cases(c, n, u);
                 if !(low.is_within(&band) && high.is_within(&band)) {
                     blockers.push(format!(
                         "version {}: with the {u} unclassified responses counted against or for it, its share could be {}, not inside its band {}",
@@ -300,6 +289,20 @@ impl Epoch {
             }
         }
         blockers
+    }
+
+    /// The confidence sequences of `c` with every one of the `u`
+    /// unclassified responses counted against it (`low`) and for it (`high`).
+    fn worst_cases(
+        &self,
+        c: &Category,
+        n: u64,
+        u: u64,
+    ) -> (ConfidenceSequence, ConfidenceSequence) {
+        let total = n.saturating_add(u);
+        let sequence =
+            |count| ConfidenceSequence::new(count, total, &c.prior, self.per_version_alpha);
+        (sequence(c.count), sequence(c.count.saturating_add(u)))
     }
 
     /// Turn an undecided epoch into INCONCLUSIVE, saying what was missing.
@@ -324,18 +327,7 @@ impl Epoch {
             .categories
             .iter()
             .map(|c| {
-                let low = ConfidenceSequence::new(
-                    c.count,
-                    n.saturating_add(u),
-                    &c.prior,
-                    self.per_version_alpha,
-                );
-                let high = ConfidenceSequence::new(
-                    c.count.saturating_add(u),
-                    n.saturating_add(u),
-                    &c.prior,
-                    self.per_version_alpha,
-                );
+                let (low, high) = self.worst_cases(c, n, u);
                 VersionSummary {
                     version: c.name.clone(),
                     expected: c.expected,

@@ -63,6 +63,17 @@ pub struct GofTest {
     pub p_value: f64,
 }
 
+impl GofTest {
+    /// Without observations there is no evidence against H0.
+    fn nothing_observed(df: u32) -> Self {
+        Self {
+            statistic: 0.0,
+            df,
+            p_value: 1.0,
+        }
+    }
+}
+
 /// Degrees of freedom: categories that can receive traffic under H0, minus one.
 fn degrees_of_freedom(weights: &[f64]) -> u32 {
     let positive = weights.iter().filter(|w| **w > 0.0).count();
@@ -77,11 +88,7 @@ pub fn pearson_test(counts: &[u64], weights: &[f64]) -> GofTest {
     let n: u64 = counts.iter().sum();
     let df = degrees_of_freedom(weights);
     if n == 0 {
-        return GofTest {
-            statistic: 0.0,
-            df,
-            p_value: 1.0,
-        };
+        return GofTest::nothing_observed(df);
     }
     let n_f = n as f64;
     let mut statistic = 0.0;
@@ -108,11 +115,7 @@ pub fn g_test(counts: &[u64], weights: &[f64]) -> GofTest {
     let n: u64 = counts.iter().sum();
     let df = degrees_of_freedom(weights);
     if n == 0 {
-        return GofTest {
-            statistic: 0.0,
-            df,
-            p_value: 1.0,
-        };
+        return GofTest::nothing_observed(df);
     }
     let n_f = n as f64;
     let mut sum = 0.0;
