@@ -28,8 +28,8 @@ tmp=$(mktemp -d); trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null 
 p_v1=$(port); p_v2=$(port); p_router=$(port); p_envoy=$(port)
 target/release/hello "127.0.0.1:$p_v1" & pids+=($!)
 target/release/hello "127.0.0.1:$p_v2" & pids+=($!)
-RUST_LOG=warn target/release/bookinfo proxy --host reviews --listen "127.0.0.1:$p_router" \
-    --instance "v1=127.0.0.1:$p_v1" --instance "v2=127.0.0.1:$p_v2" \
+RUST_LOG=warn target/release/bookinfo proxy --default-host reviews --listen "127.0.0.1:$p_router" \
+    --instance "reviews/v1=127.0.0.1:$p_v1" --instance "reviews/v2=127.0.0.1:$p_v2" \
     --routes istio/destination-rule-all.yaml --routes istio/virtual-service-reviews-canary-30-70.yaml &
 pids+=($!)
 sed -e "s/LISTEN_PORT/$p_envoy/" -e "s/V1_PORT/$p_v1/" -e "s/V2_PORT/$p_v2/" bench/envoy-weighted.yaml >"$tmp/envoy.yaml"

@@ -1,5 +1,5 @@
-//! The admin endpoint (loopback only): read the routing epoch and the shares
-//! in force, and apply routing objects without a restart.
+//! The admin endpoint: read the routing epoch and the shares in force, apply
+//! routing objects without a restart, and `/ready` for health checks.
 
 use std::sync::Arc;
 
@@ -18,7 +18,14 @@ pub fn router(plane: Arc<Plane>) -> Router {
     Router::new()
         .route("/epoch", get(epoch))
         .route("/apply", post(apply))
+        .route("/ready", get(ready))
         .with_state(plane)
+}
+
+/// As Envoy's admin `/ready`: 200 `LIVE` once the routes are installed,
+/// which they are before the admin endpoint listens.
+async fn ready() -> &'static str {
+    "LIVE\n"
 }
 
 /// `{"epoch": 3, "shares": {"reviews": {"v1": 0.3, "v2": 0.7}}}`

@@ -70,30 +70,68 @@ enum Command {
         #[arg(default_values = ["k8s", "istio"])]
         paths: Vec<PathBuf>,
     },
-    /// Only the router of one host, in front of instances given by hand.
+    /// Only the router, in front of instances that run elsewhere (the
+    /// containers of docker/compose.yaml, or processes started by hand): one
+    /// listener for every host, chosen by the request's Host header.
     Proxy {
-        /// The host whose routes apply (e.g. reviews).
-        #[arg(long)]
-        host: String,
         #[arg(long)]
         listen: SocketAddr,
-        /// An instance as VERSION=ADDR (e.g. v1=127.0.0.1:9081); repeatable.
+        /// An instance as APP/VERSION=HOST:PORT (e.g. reviews/v1=reviews-v1:9080); repeatable.
         #[arg(long = "instance", value_parser = parse_instance, required = true)]
-        instances: Vec<(String, SocketAddr)>,
+        instances: Vec<Instance>,
+        /// The host of requests whose Host header names no instance's app,
+        /// such as those arriving on a published port (e.g. productpage).
+        /// Without it they get 404, as Envoy answers a request with no route.
+        #[arg(long)]
+        default_host: Option<String>,
+        /// Admin endpoint (epoch, apply, ready). Unlike `up`'s it may listen
+        /// on any address: in a container it is published on the host's
+        /// loopback only.
+        #[arg(long)]
+        admin: Option<SocketAddr>,
         /// Routing files, applied in order.
         #[arg(long = "routes")]
         routes: Vec<PathBuf>,
     },
+    /// Exit 0 when URL (http://HOST:PORT/PATH) answers 200, else 1: the
+    /// health check of the `bookinfo` image.
+    Probe { url: String },
 }
 
-fn parse_instance(text: &str) -> Result<(String, SocketAddr), String> {
-    let (version, addr) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not VERSION=ADDR"))?;
-    let addr = addr
-        .parse()
-        .map_err(|_| format!("`{addr}` is not an address like 127.0.0.1:9081"))?;
-    Ok((version.to_owned(), addr))
+fn parse_instance(text: &str) -> Result<Instance, String> {
+    let form =
+        || format!("`{text}` is not APP/VERSION=HOST:PORT (e.g. reviews/v1=reviews-v1:9080)");
+    let (name, authority) = text.split_once('=').ok_or_else(form)?;
+    let (app, version) = name.split_once('/').ok_or_else(form)?;
+    let valid_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if app.is_empty() || version.is_empty() || !valid_port {
+        return Err(form());
+    }
+    if authority.parse::<axum::http::uri::Authority>().is_err() {
+        return Err(format!("`{authority}` is not a HOST:PORT"));
+    }
+    Ok(Instance {
+        app: app.to_owned(),
+        labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
+        authority: authority.to_owned(),
+    })
+}
+
+/// `http://HOST:PORT/PATH` as (HOST:PORT, /PATH).
+fn parse_probe_url(url: &str) -> Result<(&str, &str), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => (rest, "/"),
+    };
+    if !authority.contains(':') {
+        return Err(format!("`{url}` has no port"));
+    }
+    Ok((authority, path))
 }
 
 /// Exit code for usage and set-up errors.
@@ -206,25 +244,35 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             }
         }
         Command::Proxy {
-            host,
             listen,
             instances,
+            default_host,
+            admin,
             routes,
         } => {
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-            let instances = instances
-                .into_iter()
-                .map(|(version, addr)| Instance {
-                    app: host.clone(),
-                    labels: BTreeMap::from([("version".to_owned(), version)]),
-                    addr,
-                })
-                .collect();
+            let bind = |addr: SocketAddr| async move {
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))
+            };
+            let listener = bind(listen).await?;
+            let admin = match admin {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            };
             let shutdown = bookinfo_support::http::shutdown_signal();
-            up::proxy_only(&host, listener, instances, &routes, shutdown).await?;
+            up::proxy_only(listener, admin, instances, default_host, &routes, shutdown).await?;
             ExitCode::SUCCESS
+        }
+        Command::Probe { url } => {
+            let (authority, path) = parse_probe_url(&url)?;
+            match bookinfo_support::health::probe(authority, path) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("bookinfo: unhealthy: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     })
 }

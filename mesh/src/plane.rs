@@ -1,11 +1,11 @@
-//! The local data plane: one proxy listener per service host, routing every
-//! request by the current table (VirtualService semantics: first matching
+//! The local data plane: proxy listeners for the service hosts (one per
+//! host, or one for all that tells them apart by the Host header), routing
+//! every request by the current table (VirtualService semantics: first matching
 //! rule, fault injection, per-request weighted choice, mirror, timeout,
 //! retries), and the routing state that admin and file watch change in
 //! epochs.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -34,7 +34,10 @@ const DEFAULT_RETRIES: u32 = 2;
 pub struct Instance {
     pub app: String,
     pub labels: BTreeMap<String, String>,
-    pub addr: SocketAddr,
+    /// `host:port` as dialled: an address, or a name resolved for each new
+    /// connection, so an instance that comes back at another address (a
+    /// restarted container) is found again.
+    pub authority: String,
 }
 
 impl Instance {
@@ -136,7 +139,7 @@ impl Plane {
         Ok(Applied { epoch, warnings })
     }
 
-    fn pick_instance(&self, selector: &Selector) -> Option<SocketAddr> {
+    fn pick_instance(&self, selector: &Selector) -> Option<&str> {
         let candidates: Vec<&Instance> = self
             .instances
             .iter()
@@ -149,7 +152,7 @@ impl Plane {
             .round_robin
             .get(&selector.app)
             .map_or(0, |counter| counter.fetch_add(1, Ordering::Relaxed));
-        Some(candidates[turn % candidates.len()].addr)
+        Some(&candidates[turn % candidates.len()].authority)
     }
 }
 
@@ -168,11 +171,50 @@ pub fn pick_weighted(weights: &[u32], u: f64) -> usize {
     weights.iter().rposition(|&w| w > 0).unwrap_or(0)
 }
 
-/// The proxy of one host (e.g. `reviews`).
+/// Which service host a listener's requests are for.
+#[derive(Debug, Clone)]
+enum Hosts {
+    /// One host for every request (`bookinfo up` gives each host a port).
+    Fixed(String),
+    /// The host the Host header names, as a sidecar's outbound listener
+    /// tells services apart on one port; requests that name no known host
+    /// go to `default` (those arriving from outside on a published port),
+    /// or get Envoy's 404 for "no route" when there is none.
+    ByHeader { default: Option<String> },
+}
+
 #[derive(Clone)]
-pub struct HostProxy {
-    pub plane: Arc<Plane>,
-    pub host: String,
+struct HostProxy {
+    plane: Arc<Plane>,
+    hosts: Hosts,
+}
+
+/// The service host a Host header names: its first DNS label, so `reviews`,
+/// `reviews:9080`, `reviews.mesh:9080` and
+/// `reviews.default.svc.cluster.local` all name `reviews` (routing files
+/// use short names, which Istio qualifies with the namespace).
+fn named_host(authority: &str) -> &str {
+    let name = match authority.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => authority,
+    };
+    name.split('.').next().unwrap_or(name)
+}
+
+impl HostProxy {
+    fn host_of<'a>(&'a self, headers: &'a HeaderMap) -> Option<&'a str> {
+        match &self.hosts {
+            Hosts::Fixed(host) => Some(host),
+            Hosts::ByHeader { default } => {
+                let named = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(named_host)
+                    .filter(|name| self.plane.instances.iter().any(|i| i.app == *name));
+                named.or(default.as_deref())
+            }
+        }
+    }
 }
 
 fn envoy_reply(status: StatusCode, body: &'static str) -> Response {
@@ -198,8 +240,11 @@ struct Outgoing {
     body: Bytes,
 }
 
-pub async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
+async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let Some(host) = proxy.host_of(&parts.headers) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return envoy_reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
@@ -221,13 +266,13 @@ pub async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response
         outgoing.headers.remove(name);
     }
 
-    let rule = table.rule_for(&proxy.host, path, |name| {
+    let rule = table.rule_for(host, path, |name| {
         parts.headers.get(name).and_then(|v| v.to_str().ok())
     });
     let Some(rule) = rule else {
         // No VirtualService: a Kubernetes Service balances over all pods.
         let selector = Selector {
-            app: proxy.host.clone(),
+            app: host.to_owned(),
             labels: BTreeMap::new(),
         };
         return forward(plane, &selector, &outgoing, None, None).await;
@@ -302,10 +347,10 @@ async fn forward(
     let per_try = retries.and_then(|r| r.per_try_timeout).or(route_timeout);
     let mut last = envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
     for _ in 0..attempts {
-        let Some(addr) = plane.pick_instance(selector) else {
+        let Some(authority) = plane.pick_instance(selector) else {
             return envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
         };
-        let uri: Uri = match format!("http://{addr}{}", outgoing.path_and_query).parse() {
+        let uri: Uri = match format!("http://{authority}{}", outgoing.path_and_query).parse() {
             Ok(uri) => uri,
             Err(_) => return envoy_reply(StatusCode::BAD_REQUEST, "bad request path"),
         };
@@ -364,7 +409,16 @@ async fn forward(
 pub fn host_router(plane: Arc<Plane>, host: &str) -> axum::Router {
     axum::Router::new().fallback(proxy).with_state(HostProxy {
         plane,
-        host: host.to_owned(),
+        hosts: Hosts::Fixed(host.to_owned()),
+    })
+}
+
+/// Listens for every host of the plane's instances, chosen by the Host
+/// header; `default` takes requests that name none of them.
+pub fn shared_router(plane: Arc<Plane>, default: Option<String>) -> axum::Router {
+    axum::Router::new().fallback(proxy).with_state(HostProxy {
+        plane,
+        hosts: Hosts::ByHeader { default },
     })
 }
 
@@ -376,4 +430,20 @@ pub fn shares(table: &Table) -> HashMap<String, BTreeMap<String, f64>> {
         .keys()
         .filter_map(|host| table.shares(host, "/", |_| None).map(|s| (host.clone(), s)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_host;
+
+    #[test]
+    fn a_host_header_names_the_service_by_its_first_label() {
+        assert_eq!(named_host("reviews"), "reviews");
+        assert_eq!(named_host("reviews:9080"), "reviews");
+        assert_eq!(named_host("reviews.mesh:9080"), "reviews");
+        assert_eq!(named_host("reviews.default.svc.cluster.local"), "reviews");
+        assert_eq!(named_host("127.0.0.1:9080"), "127");
+        assert_eq!(named_host("[::1]:9080"), "[::1]");
+        assert_eq!(named_host(""), "");
+    }
 }

@@ -166,7 +166,7 @@ impl Up {
             instances.push(Instance {
                 app: app.to_owned(),
                 labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
-                addr,
+                authority: addr.to_string(),
             });
         }
 
@@ -294,19 +294,32 @@ pub fn read_routes(files: &[PathBuf]) -> Result<Vec<load::Object>, String> {
     Ok(objects)
 }
 
-/// `bookinfo proxy`: only the data plane for one host, in front of
-/// instances that run elsewhere (benchmarks, or services started by hand).
+/// `bookinfo proxy`: only the data plane, in front of instances that run
+/// elsewhere (containers of docker/compose.yaml, benchmarks, services
+/// started by hand): one listener for every host, told apart by the Host
+/// header, and the admin endpoint when `admin` is given.
 pub async fn proxy_only(
-    host: &str,
     listener: TcpListener,
+    admin: Option<TcpListener>,
     instances: Vec<Instance>,
+    default_host: Option<String>,
     routes: &[PathBuf],
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let plane = Plane::new(instances);
     plane.replace(read_routes(routes)?)?;
-    axum::serve(listener, plane::host_router(plane, host))
+    let (stop, stopped) = watch::channel(false);
+    if let Some(admin) = admin {
+        tokio::spawn(serve(
+            admin,
+            crate::admin::router(plane.clone()),
+            stopped.clone(),
+        ));
+    }
+    let served = axum::serve(listener, plane::shared_router(plane, default_host))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    let _ = stop.send(true);
+    served
 }

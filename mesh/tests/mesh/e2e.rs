@@ -197,6 +197,9 @@ async fn a_route_change_through_admin_starts_a_new_epoch_and_takes_effect() {
         "reviews-v3",
         "the previous routes stay"
     );
+    let ready = reqwest::get(format!("{admin}/ready")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap(), "LIVE\n");
     up.stop().await;
 }
 

@@ -55,7 +55,7 @@ pub fn instance(app: &str, version: &str, addr: SocketAddr) -> Instance {
     Instance {
         app: app.to_owned(),
         labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
-        addr,
+        authority: addr.to_string(),
     }
 }
 

@@ -8,3 +8,4 @@ mod lint;
 mod loading;
 mod proxy;
 mod selection;
+mod shared;

@@ -18,6 +18,10 @@ pub struct ListenArgs {
     /// before refusing new connections, so load balancers can take us out.
     #[arg(long, env = "SHUTDOWN_DRAIN", default_value = "0s", value_parser = parse_duration)]
     pub drain: Duration,
+    /// Do not serve: ask the service already listening on this address for
+    /// `/health` and exit 0 on a 200, 1 otherwise (the images' HEALTHCHECK).
+    #[arg(long)]
+    pub health_check: bool,
 }
 
 /// The upstream services find each other as `http://{host}{.domain}:{port}`.

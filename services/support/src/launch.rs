@@ -72,12 +72,24 @@ pub fn parse_args<C: clap::Parser>(args: impl IntoIterator<Item = String>) -> Re
 }
 
 /// The whole program: configuration from `args` and the environment, then
-/// serve until SIGTERM or Ctrl-C.
+/// serve until SIGTERM or Ctrl-C (or, with `--health-check`, probe the
+/// instance that serves).
 pub async fn main<P: Program>(args: impl IntoIterator<Item = String>) -> ExitCode {
     let config: P::Config = match parse_args(args) {
         Ok(config) => config,
         Err(code) => return code,
     };
+    let listen = P::listen(&config);
+    if listen.health_check {
+        let target = crate::health::local_addr(listen.listen);
+        return match crate::health::probe(&target.to_string(), "/health") {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("{}: unhealthy: {error}", P::NAME);
+                ExitCode::FAILURE
+            }
+        };
+    }
     let telemetry = match telemetry::init(P::telemetry(&config), P::NAME) {
         Ok(telemetry) => telemetry,
         Err(error) => return setup_failed(P::NAME, error),
@@ -86,7 +98,6 @@ pub async fn main<P: Program>(args: impl IntoIterator<Item = String>) -> ExitCod
         Ok(state) => state,
         Err(error) => return setup_failed(P::NAME, error),
     };
-    let listen = P::listen(&config);
     let listener = match TcpListener::bind(listen.listen).await {
         Ok(listener) => listener,
         Err(error) => {

@@ -1,8 +1,9 @@
 //! Plumbing shared by every Bookinfo service: configuration helpers, telemetry,
 //! the forwarded-header list, and `serve()` with the standard layers, `/metrics`,
-//! JSON error bodies and graceful shutdown. It knows no service's routes.
+//! JSON error bodies, graceful shutdown, and the health check of the images. It knows no service's routes.
 
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod launch;
 pub mod metrics;

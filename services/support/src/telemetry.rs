@@ -3,6 +3,7 @@
 //! Incoming context is read from W3C `traceparent` or B3; outgoing calls
 //! carry both.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::propagation::TextMapCompositePropagator;
@@ -39,7 +40,8 @@ pub struct TelemetryArgs {
     /// Log filter, in `tracing` env-filter syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
-    /// OTLP/HTTP collector base URL (e.g. http://jaeger:4318); no export when unset.
+    /// OTLP/HTTP collector base URL (e.g. http://jaeger:4318); no export
+    /// when unset or empty.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
     /// Service name reported on spans; defaults to the binary's name.
@@ -48,6 +50,16 @@ pub struct TelemetryArgs {
     /// Fraction of root traces sampled; a sampled parent is always followed.
     #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", default_value_t = 1.0)]
     pub sample_ratio: f64,
+}
+
+impl TelemetryArgs {
+    /// The collector, if any. The OpenTelemetry specification treats a
+    /// variable set to the empty string as unset, which lets a compose file
+    /// pass `OTEL_EXPORTER_OTLP_ENDPOINT` through from the user's shell
+    /// whether or not it is set there.
+    pub fn otlp_endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint.as_deref().filter(|e| !e.is_empty())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,13 +97,16 @@ pub fn init(args: &TelemetryArgs, default_service_name: &str) -> Result<Telemetr
 
     let filter = EnvFilter::try_new(&args.log_filter)
         .map_err(|e| TelemetryError::Filter(args.log_filter.clone(), e.to_string()))?;
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only for a person at a terminal, not in container or CI logs.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let fmt = match args.log_format {
         LogFormat::Plain => fmt.boxed(),
         LogFormat::Json => fmt.json().boxed(),
     };
 
-    let provider = match &args.otlp_endpoint {
+    let provider = match args.otlp_endpoint() {
         Some(endpoint) => {
             let name = args
                 .service_name
@@ -137,4 +152,33 @@ fn tracer_provider(
         ))))
         .with_resource(Resource::builder().with_service_name(service_name).build())
         .build())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser;
+
+    use super::TelemetryArgs;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        telemetry: TelemetryArgs,
+    }
+
+    fn endpoint(args: &[&str]) -> Option<String> {
+        let args =
+            Args::try_parse_from(std::iter::once("test").chain(args.iter().copied())).unwrap();
+        args.telemetry.otlp_endpoint().map(str::to_owned)
+    }
+
+    #[test]
+    fn an_empty_collector_address_means_no_export() {
+        assert_eq!(endpoint(&["--otlp-endpoint", ""]), None);
+        assert_eq!(
+            endpoint(&["--otlp-endpoint", "http://jaeger:4318"]),
+            Some("http://jaeger:4318".to_owned())
+        );
+    }
 }

@@ -83,3 +83,25 @@ async fn metrics_count_requests_by_route_pattern() {
     );
     assert!(body.contains("http_request_duration_seconds_bucket"));
 }
+
+#[tokio::test]
+async fn the_health_check_flag_succeeds_against_a_running_service_and_fails_without_one() {
+    let server = helpers::mode("v1").await;
+    let check = |listen: String| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_ratings"))
+                .args(["--health-check", "--listen", &listen])
+                .output()
+                .unwrap()
+        })
+    };
+    let healthy = check(server.addr.to_string()).await.unwrap();
+    assert_eq!(healthy.status.code(), Some(0));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let unhealthy = check(closed.to_string()).await.unwrap();
+    assert_eq!(unhealthy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("unhealthy"));
+}

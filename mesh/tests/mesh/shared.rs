@@ -1,0 +1,134 @@
+//! The router of `bookinfo proxy`: one port for every host, told apart by the
+//! Host header, as docker/compose.yaml runs it; and the command's own checks.
+
+use std::process::Command;
+use std::time::Duration;
+
+use bookinfo_mesh::load::load_str;
+use bookinfo_mesh::plane::{Plane, shared_router};
+
+use crate::helpers::{REVIEWS_SUBSETS, instance, serve, stub};
+
+async fn answer(addr: std::net::SocketAddr, host: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/anything"))
+        .header("host", host)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_host_header_picks_the_service_in_short_qualified_and_ported_forms() {
+    let (reviews, _) = stub("reviews", 0, Duration::ZERO).await;
+    let (ratings, _) = stub("ratings", 0, Duration::ZERO).await;
+    let plane = Plane::new(vec![
+        instance("reviews", "v1", reviews),
+        instance("ratings", "v1", ratings),
+    ]);
+    let addr = serve(shared_router(plane, None)).await;
+    for host in [
+        "reviews",
+        "reviews:9080",
+        "reviews.mesh:9080",
+        "reviews.default.svc.cluster.local",
+    ] {
+        assert_eq!(answer(addr, host).await, (200, "reviews".into()), "{host}");
+    }
+    assert_eq!(
+        answer(addr, "ratings.mesh:9080").await,
+        (200, "ratings".into())
+    );
+}
+
+#[tokio::test]
+async fn requests_naming_no_known_host_go_to_the_default_host_or_get_404() {
+    let (productpage, _) = stub("productpage", 0, Duration::ZERO).await;
+    let instances = vec![instance("productpage", "v1", productpage)];
+    let with_default = serve(shared_router(
+        Plane::new(instances.clone()),
+        Some("productpage".into()),
+    ))
+    .await;
+    assert_eq!(
+        answer(with_default, "127.0.0.1:9080").await,
+        (200, "productpage".into())
+    );
+    assert_eq!(
+        answer(with_default, "localhost").await,
+        (200, "productpage".into())
+    );
+    let without = serve(shared_router(Plane::new(instances), None)).await;
+    assert_eq!(answer(without, "127.0.0.1:9080").await.0, 404);
+}
+
+#[tokio::test]
+async fn instances_given_by_name_are_resolved_when_dialled() {
+    let (v2, _) = stub("v2", 0, Duration::ZERO).await;
+    let mut by_name = instance("reviews", "v2", v2);
+    by_name.authority = format!("localhost:{}", v2.port());
+    let plane = Plane::new(vec![by_name]);
+    let mut objects = load_str("subsets", REVIEWS_SUBSETS).unwrap().objects;
+    objects.extend(
+        load_str(
+            "vs",
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\nspec:\n  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews, subset: v2}}]\n",
+        )
+        .unwrap()
+        .objects,
+    );
+    plane.replace(objects).unwrap();
+    let addr = serve(shared_router(plane, None)).await;
+    assert_eq!(answer(addr, "reviews").await, (200, "v2".into()));
+}
+
+fn bookinfo(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bookinfo_proxy_refuses_instances_not_written_app_slash_version_equals_host_port() {
+    for bad in [
+        "v1=127.0.0.1:9081",
+        "reviews/v1=reviews-v1",
+        "reviews/=a:1",
+        "/v1=a:1",
+        "reviews/v1=:9080",
+        "reviews/v1=a b:9080",
+    ] {
+        let (code, stderr) = bookinfo(&["proxy", "--listen", "127.0.0.1:0", "--instance", bad]);
+        assert_eq!(code, Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("HOST:PORT"), "{bad}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn bookinfo_probe_succeeds_on_a_200_and_fails_otherwise() {
+    let (healthy, _) = stub("ok", 0, Duration::ZERO).await;
+    let (failing, _) = stub("no", usize::MAX, Duration::ZERO).await;
+    let probe = |url: String| async move {
+        tokio::task::spawn_blocking(move || bookinfo(&["probe", &url]))
+            .await
+            .unwrap()
+    };
+    assert_eq!(probe(format!("http://{healthy}/health")).await.0, Some(0));
+    let (code, stderr) = probe(format!("http://{failing}/health")).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("503"), "{stderr}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    assert_eq!(probe(format!("http://{closed}/health")).await.0, Some(1));
+    let (code, stderr) = probe("ftp://127.0.0.1:1/".into()).await;
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("http://"), "{stderr}");
+}
