@@ -12,6 +12,8 @@
 #                                                                    and local certificate authorities
 # bookinfo-standin/mariadb:11.8          mariadb:11.8 (compose       the Debian stand-in + Debian's mariadb-server
 #                                        profile `mysql`)            and our entrypoint (docker/standins/mariadb/)
+# bookinfo-standin/jaeger:2.15.0         jaegertracing/jaeger:2.15.0 the Debian stand-in + Python 3 and our OTLP/HTTP
+#                                        (profile `tracing`)         receiver with a query API (docker/standins/jaeger/)
 #
 # The final images copy only the files docker/rootfs.sh picks out of the
 # Debian stage (the C runtime, curl and its libraries, CA certificates), so
@@ -23,6 +25,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 DEBIAN_STANDIN=bookinfo-standin/debian:bookworm-slim
 RUST_STANDIN=bookinfo-standin/rust:1.95-slim-bookworm
 MARIADB_STANDIN=bookinfo-standin/mariadb:11.8
+JAEGER_STANDIN=bookinfo-standin/jaeger:2.15.0
 # The Rust version of the public builder image (rust:1.95-slim-bookworm).
 RUST_VERSION=1.95.0
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -75,9 +78,15 @@ if ! have "$MARIADB_STANDIN"; then
     docker build -q --build-arg "DEBIAN_IMAGE=$DEBIAN_STANDIN" -t "$MARIADB_STANDIN" standins/mariadb >/dev/null
 fi
 
+if ! have "$JAEGER_STANDIN"; then
+    say "Jaeger stand-in image"
+    docker build -q --build-arg "DEBIAN_IMAGE=$DEBIAN_STANDIN" -t "$JAEGER_STANDIN" standins/jaeger >/dev/null
+fi
+
 # What the build and compose need to use the stand-ins (see docker/README.md).
 cat <<EOF
 RUST_IMAGE=$RUST_STANDIN
 DEBIAN_IMAGE=$DEBIAN_STANDIN
 MARIADB_IMAGE=$MARIADB_STANDIN
+JAEGER_IMAGE=$JAEGER_STANDIN
 EOF

@@ -16,7 +16,8 @@
 # (c) docker/compose.yaml validates, comes up healthy, and through its
 #     published port: all-v1, the 30/70 canary verified by loadgen (PASS, and
 #     FAIL for the inverted expectation), jason's header route, the ratings
-#     delay and abort, ratings killed and started again, the mysql profile;
+#     delay and abort, ratings killed and started again, the mysql profile
+#     (MariaDB) and the tracing profile (Jaeger);
 # (d) it tears down leaving no container, network or volume behind.
 #
 # The last line is "N passed, M failed"; the exit status is non-zero if any
@@ -285,6 +286,28 @@ mysql_profile() {
     page | grep -q 'text-red-500' || { echo "  reviews v3 (red stars) is not routed"; return 1; }
 }
 check "the mysql profile serves ratings from MariaDB, routed by virtual-service-ratings-mysql.yaml" mysql_profile
+
+# One page under reviews v2 is one trace across the four services.
+one_trace_across_the_services() {
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318 JAEGER_UI_PORT=0 \
+        "${COMPOSE[@]}" --profile tracing up -d --wait >"$TMP/tracing.log" 2>&1 || { cat "$TMP/tracing.log"; return 1; }
+    apply virtual-service-all-v1.yaml virtual-service-reviews-v2.yaml || return 1
+    page >/dev/null
+    local query n
+    query="http://$("${COMPOSE[@]}" port jaeger 16686)/api/traces?service=productpage"
+    for n in $(seq 60); do # spans leave in batches, every 5 s
+        curl -sS "$query" | python3 -c '
+import json, sys
+traces = json.load(sys.stdin)["data"]
+sys.exit(not any(sorted({p["serviceName"] for p in t["processes"].values()}) ==
+                 ["details", "productpage", "ratings", "reviews"] for t in traces))' && return 0
+        sleep 0.5
+    done
+    echo "  no trace holds productpage, details, reviews and ratings"
+    return 1
+}
+check "the tracing profile: a page is one trace in Jaeger across productpage, details, reviews and ratings" \
+    one_trace_across_the_services
 
 # ---------------------------------------------------------------------------
 echo "== (d) teardown"
