@@ -69,7 +69,9 @@ standins="$(bash docker/standins.sh)" || die "the stand-in base images could not
 # RUST_IMAGE, DEBIAN_IMAGE (the build) and MARIADB_IMAGE (compose).
 export $standins
 started=$SECONDS
-if REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" docker buildx bake -f docker/docker-bake.hcl >"$TMP/bake.log" 2>&1; then
+REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+export REVISION
+if docker buildx bake -f docker/docker-bake.hcl >"$TMP/bake.log" 2>&1; then
     pass "docker buildx bake builds every image ($((SECONDS - started)) s)"
 else
     tail -40 "$TMP/bake.log"
@@ -131,6 +133,15 @@ for mode in v1 v2 v-faulty v-delayed v-unavailable v-unhealthy; do
 done
 check "details-v2 bakes in the external book service" bakes details-v2 SERVICE_VERSION=v2 ENABLE_EXTERNAL_BOOK_SERVICE=true
 check "productpage-v-flooding bakes in FLOOD_FACTOR=100" bakes productpage-v-flooding FLOOD_FACTOR=100
+
+labelled() { # IMAGE: the OCI labels, the non-root user and the health check
+    local image=$1 got
+    got=$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.title"}} {{index .Config.Labels "org.opencontainers.image.version"}} {{index .Config.Labels "org.opencontainers.image.revision"}} {{.Config.User}} {{len .Config.Healthcheck.Test}}' "$HUB/$image:$TAG")
+    [[ "$got" == "$image $TAG $REVISION 1000:1000 "[1-9]* ]] || { echo "  $image: $got"; return 1; }
+}
+for image in productpage details reviews ratings bookinfo; do
+    check "$image has the OCI labels, runs as 1000:1000 and has a HEALTHCHECK" labelled "$image"
+done
 
 # wait_healthy CONTAINER: until Docker reports it healthy (30 s at most).
 wait_healthy() {
