@@ -17,16 +17,7 @@ use serde::Serialize;
 
 use crate::verdict::Outcome;
 
-/// The response header our productpage adds for the reviews call.
-pub const VERSION_HEADER: &str = "x-bookinfo-reviews-version";
-
-/// The sentence productpage shows when the reviews call failed (contract 2.4).
-pub const REVIEWS_UNAVAILABLE: &str =
-    "Sorry, product reviews are currently unavailable for this book.";
-
-const STAR: &str = "glyphicon glyphicon-star";
-const SERVED_BY: &str = "Reviews served by:";
-const RATINGS_UNAVAILABLE: &str = "Ratings service is currently unavailable";
+use bookinfo_api::contract::{RATINGS_UNAVAILABLE, REVIEWS_UNAVAILABLE, SERVED_BY, STAR};
 
 /// What one request turned into.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -15,7 +15,9 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderValue, SET_COOKIE};
 use reqwest::{Client, Url};
 
-use crate::classify::{Classification, ResponseClass, VERSION_HEADER, classify};
+use bookinfo_api::contract::REVIEWS_VERSION_HEADER;
+
+use crate::classify::{Classification, ResponseClass, classify};
 use crate::run::SetupError;
 
 /// Bodies are read up to this size; a product page is a few kB. Anything beyond is
@@ -84,7 +86,7 @@ impl Target {
             USER_AGENT,
             extra_headers,
             !new_connection,
-            VERSION_HEADER,
+            REVIEWS_VERSION_HEADER,
             BODY_LIMIT,
         )
         .map_err(|e| SetupError::Client(one_line(&e)))

@@ -276,7 +276,7 @@ async fn preflight(
         ResponseClass::Unclassifiable if !class.product_page && !any_target => {
             Err(SetupError::NotBookinfo(format!(
                 "{url} is not a Bookinfo product page (no {} header, no \"Book Reviews\", no \"Reviews served by:\"); point loadgen at /productpage",
-                crate::classify::VERSION_HEADER
+                bookinfo_api::contract::REVIEWS_VERSION_HEADER
             )))
         }
         _ => Ok(Vec::new()),

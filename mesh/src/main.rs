@@ -57,7 +57,7 @@ enum Command {
         #[arg(long, default_value_t = 100.0)]
         rate: f64,
         /// Longest each verification may run.
-        #[arg(long, default_value = "90s", value_parser = bookinfo_support::config::parse_duration)]
+        #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
         step_limit: std::time::Duration,
         /// Folder with the routing files.
         #[arg(long)]

@@ -158,7 +158,8 @@ fn regex_matcher(pattern: &str, what: &str) -> Result<Matcher, String> {
 }
 
 fn duration(text: &str, what: &str) -> Result<Duration, String> {
-    bookinfo_support::config::parse_duration(text).map_err(|e| format!("{what}: {e}"))
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{what}: `{text}` is not a duration like 500ms or 2.5s: {e}"))
 }
 
 fn percent(value: Option<f64>, what: &str) -> Result<f64, String> {

@@ -3,7 +3,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
-use bookinfo_support::http::VERSION_HEADER;
+use crate::contract::VERSION_HEADER;
 
 /// One backend service reached at `base_url` (e.g. `http://ratings:9080`).
 #[derive(Clone, Debug)]

@@ -1,8 +1,12 @@
-//! The wire types of details, reviews and ratings, and typed clients that
-//! call them with the forwarded headers and the contract's timeouts.
+//! The wire contract of Bookinfo, at the bottom of the crate graph: the
+//! types of details, reviews and ratings, the header names and page
+//! sentences clients match ([`contract`]), and typed clients that call the
+//! services with the forwarded headers and the contract's timeouts. It
+//! depends on no server framework.
 //! No service depends on another service's crate: only on this one.
 
 mod client;
+pub mod contract;
 pub mod details;
 pub mod ratings;
 pub mod reviews;

@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use bookinfo_api::{Backend, CallError, Reply};
+use bookinfo_api::{Backend, CallError, Reply, contract};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -33,9 +33,9 @@ impl Destination {
     /// The sentence clients see when this backend failed.
     pub fn sorry(self) -> &'static str {
         match self {
-            Self::Details => "Sorry, product details are currently unavailable for this book.",
-            Self::Reviews => "Sorry, product reviews are currently unavailable for this book.",
-            Self::Ratings => "Sorry, product ratings are currently unavailable for this book.",
+            Self::Details => contract::DETAILS_UNAVAILABLE,
+            Self::Reviews => contract::REVIEWS_UNAVAILABLE,
+            Self::Ratings => contract::RATINGS_API_UNAVAILABLE,
         }
     }
 

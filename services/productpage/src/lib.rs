@@ -30,11 +30,6 @@ pub use config::{CALL_TIMEOUT, Config, Markers, VERSION_LABEL};
 pub use error::Error;
 pub use session::SessionKey;
 
-/// Response header naming the reviews version that answered
-/// (`x-bookinfo-version` of the reviews reply), so tools can classify a
-/// page without parsing HTML.
-pub const REVIEWS_VERSION_HEADER: &str = "x-bookinfo-reviews-version";
-
 /// What [`AppState::new`] needs. [`Settings::from_config`] fills it from the
 /// command line and environment; tests and the in-process launcher may
 /// adjust fields (e.g. a shorter `call_timeout`) before building the state.

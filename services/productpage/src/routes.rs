@@ -20,7 +20,9 @@ use crate::backends::{Destination, Failure};
 use crate::error::{Error, HTML, JSON};
 use crate::forwarding::outgoing_headers;
 use crate::pages::{self, IndexPage, PRODUCT, PRODUCT_ID, ProductPage};
-use crate::{AppState, REVIEWS_VERSION_HEADER, assets, login, pyjson};
+use bookinfo_api::contract::REVIEWS_VERSION_HEADER;
+
+use crate::{AppState, assets, login, pyjson};
 
 /// Longest product id passed on to a backend, in bytes.
 pub const MAX_ID_LEN: usize = 128;

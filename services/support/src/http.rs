@@ -25,7 +25,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::metrics::{self, Metrics};
 
-pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-bookinfo-version");
+const VERSION_HEADER: HeaderName = HeaderName::from_static(bookinfo_api::contract::VERSION_HEADER);
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest a handler may run. Above every timeout of the contract (reviews
