@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use crate::verdict::Outcome;
+use bookinfo_verdict::Outcome;
 
 use bookinfo_api::contract::{RATINGS_UNAVAILABLE, REVIEWS_UNAVAILABLE, SERVED_BY, STAR};
 

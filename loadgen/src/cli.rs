@@ -13,7 +13,7 @@ use crate::expect::{ExpectedSplit, expect_from_file, parse_expect};
 use crate::report::progress::Display;
 use crate::run::{OutputPaths, RunConfig};
 use crate::schedule::{Limits, Load};
-use crate::verdict::VerdictConfig;
+use bookinfo_verdict::VerdictConfig;
 
 /// Drive traffic at a Bookinfo product page, classify every response by reviews
 /// version, and verify the observed split: PASS (exit 0), FAIL (1), INCONCLUSIVE (2).

@@ -13,7 +13,7 @@ use std::path::Path;
 use bookinfo_routing::load::{Object, load_str};
 use bookinfo_routing::table::{Subsets, compile_with};
 
-use crate::expectation::{Expectation, ExpectationError};
+use bookinfo_verdict::{Expectation, ExpectationError};
 
 /// The versions Bookinfo's reviews service has.
 pub const KNOWN_VERSIONS: [&str; 3] = ["v1", "v2", "v3"];

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::control::RunControl;
 use crate::expect::ExpectedSplit;
-use crate::expectation::Expectation;
+use bookinfo_verdict::Expectation;
 
 /// The service whose split the loadgen verifies.
 pub const HOST: &str = "reviews";

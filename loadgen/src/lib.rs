@@ -8,22 +8,14 @@ pub mod classify;
 pub mod cli;
 pub mod client;
 pub mod control;
-mod epoch;
 pub mod expect;
-pub mod expectation;
 pub mod follow;
 pub mod latency;
 pub mod report;
 pub mod run;
 pub mod schedule;
-pub mod stats;
-pub mod summary;
 pub mod tally;
-pub mod verdict;
 
-pub use expectation::{Expectation, ExpectationError};
-pub use summary::{EpochSummary, Summary, VersionSummary};
-pub use verdict::{ConfigError, Outcome, SplitVerifier, Verdict, VerdictConfig};
 // The runtime (scheduler, HTTP client, classification, reports) around the engine.
 pub use classify::{Classification, ResponseClass, classify};
 pub use control::{ControlReceiver, RunControl, control};

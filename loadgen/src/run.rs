@@ -23,7 +23,7 @@ use crate::report::progress::{Console, Display, Snapshot};
 use crate::report::{self, OutputFiles, format_duration};
 use crate::schedule::{Completed, Limits, Load, PreciseTimer, Scheduler, send};
 use crate::tally::{EpochMark, Tally};
-use crate::verdict::{ConfigError, SplitVerifier, Verdict, VerdictConfig};
+use bookinfo_verdict::{ConfigError, SplitVerifier, Verdict, VerdictConfig};
 
 /// Exit code for usage and setup errors (0–2 are the verdicts).
 pub const SETUP_ERROR_EXIT: i32 = 3;
@@ -459,7 +459,7 @@ impl Runner<'_> {
         self.console.progress(&snapshot);
     }
 
-    fn finish(&mut self, end: EndReason, plan: Option<crate::stats::Plan>) -> RunResult {
+    fn finish(&mut self, end: EndReason, plan: Option<bookinfo_verdict::stats::Plan>) -> RunResult {
         self.tally.cancelled += self.in_flight.len() as u64;
         self.in_flight.abort_all();
         self.console.end_progress();

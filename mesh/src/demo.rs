@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use bookinfo_loadgen::follow;
 use bookinfo_loadgen::report::progress::Display;
-use bookinfo_loadgen::{Limits, Load, RunConfig, Verdict, VerdictConfig, control, run_controlled};
+use bookinfo_loadgen::{Limits, Load, RunConfig, control, run_controlled};
+use bookinfo_verdict::{Verdict, VerdictConfig};
 use reqwest::Url;
 
 use crate::load;

@@ -9,10 +9,10 @@ use serde::Serialize;
 use crate::latency::LatencySummary;
 use crate::run::{EndReason, RunConfig};
 use crate::schedule::Load;
-use crate::stats::{Interval, Plan, wilson_interval};
-use crate::summary::Summary;
 use crate::tally::{Tally, is_version};
-use crate::verdict::{SplitVerifier, Verdict};
+use bookinfo_verdict::Summary;
+use bookinfo_verdict::stats::{Interval, Plan, wilson_interval};
+use bookinfo_verdict::{SplitVerifier, Verdict};
 
 /// Identifies the document format.
 pub const SCHEMA: &str = "bookinfo-loadgen/summary/v1";

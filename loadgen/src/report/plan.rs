@@ -5,7 +5,7 @@ use super::{format_seconds, percent};
 use crate::expect::ExpectedSplit;
 use crate::run::RunConfig;
 use crate::schedule::Load;
-use crate::stats::{Plan, detectable_deviation};
+use bookinfo_verdict::stats::{Plan, detectable_deviation};
 
 /// The plan and its printable lines.
 pub fn plan(expected: &ExpectedSplit, config: &RunConfig) -> (Plan, Vec<String>) {

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::format_duration;
 use crate::tally::Tally;
-use crate::verdict::Verdict;
+use bookinfo_verdict::Verdict;
 
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
 /// The measured rate is averaged over this window.

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use bookinfo_loadgen::{EndReason, Verdict, control, parse_expect, run_controlled};
+use bookinfo_loadgen::{EndReason, control, parse_expect, run_controlled};
+use bookinfo_verdict::Verdict;
 
 use crate::helpers::{StubOptions, expect, fast_config, spawn_stub};
 

@@ -1,6 +1,7 @@
 //! PASS, FAIL, INCONCLUSIVE and measurement runs, with their exit codes and files.
 
-use bookinfo_loadgen::{EndReason, Verdict, run};
+use bookinfo_loadgen::{EndReason, run};
+use bookinfo_verdict::Verdict;
 
 use crate::helpers::{StubOptions, expect, fast_config, spawn_stub, temp_path};
 

@@ -1,10 +1,10 @@
 //! Deterministic behaviour of the verdict engine: rules, edge cases, epochs, report.
 #![allow(clippy::unwrap_used)]
 
-use bookinfo_loadgen::{ConfigError, Expectation, Outcome, SplitVerifier, Verdict, VerdictConfig};
+use bookinfo_verdict::{ConfigError, Expectation, Outcome, SplitVerifier, Verdict, VerdictConfig};
 
 fn thirty_seventy() -> Expectation {
-    "v1=30,v2=70".parse().unwrap()
+    Expectation::new([("v1", 30.0), ("v2", 70.0)]).unwrap()
 }
 
 /// Exactly 30 % v1 in every block of ten responses.
@@ -175,7 +175,7 @@ fn restart_resets_counts_and_records_the_epoch() {
     for i in 0..300 {
         v.observe(exact_split(i));
     }
-    v.restart("v1=50,v2=50".parse().unwrap());
+    v.restart(Expectation::new([("v1", 50.0), ("v2", 50.0)]).unwrap());
     assert_eq!((v.epoch(), v.classified(), v.responses()), (1, 0, 0));
     assert_eq!(v.verdict(), &Verdict::Running);
     assert_eq!(v.expectation().weight("v1"), Some(0.5));

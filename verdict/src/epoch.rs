@@ -1,5 +1,5 @@
 //! One epoch of the verdict engine: the counts and running statistics for one set of
-//! expected weights, and the decision rules applied to them (see [`crate::verdict`]).
+//! expected weights, and the decision rules applied to them (see [`crate::verifier`]).
 
 use crate::expectation::Expectation;
 use crate::stats::{
@@ -9,7 +9,7 @@ use crate::stats::{
 use crate::summary::{
     DISPERSION_WARNING_P, DispersionSummary, EpochSummary, Settings, VersionSummary,
 };
-use crate::verdict::{Outcome, Verdict, VerdictConfig, default_concentration};
+use crate::types::{Outcome, Verdict, VerdictConfig, default_concentration};
 
 /// One version: expected ones first (same order as the expectation), unexpected ones
 /// appended as they show up.

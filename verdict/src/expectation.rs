@@ -1,53 +1,28 @@
 //! The expected split: named versions with weights, validated and normalised once so the
 //! engine never has to guard against bad weights again.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// Why an expectation was rejected.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExpectationError {
     /// No version was given.
+    #[error("the expected split names no version")]
     Empty,
     /// A version name is empty (after trimming).
+    #[error("a version name is empty")]
     EmptyName,
     /// The same version is named twice.
+    #[error("version {0:?} is listed more than once")]
     DuplicateVersion(String),
     /// A weight is negative.
+    #[error("version {version:?} has a negative weight ({weight})")]
     NegativeWeight { version: String, weight: f64 },
     /// A weight is NaN or infinite.
+    #[error("version {version:?} has a weight that is not a finite number")]
     NonFiniteWeight { version: String },
     /// Every weight is 0, so there is nothing to normalise.
+    #[error("all expected weights are 0")]
     AllZero,
-    /// `FromStr` input is not `name=weight[,name=weight…]`.
-    Syntax(String),
 }
-
-impl fmt::Display for ExpectationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Empty => write!(f, "the expected split names no version"),
-            Self::EmptyName => write!(f, "a version name is empty"),
-            Self::DuplicateVersion(v) => write!(f, "version {v:?} is listed more than once"),
-            Self::NegativeWeight { version, weight } => {
-                write!(f, "version {version:?} has a negative weight ({weight})")
-            }
-            Self::NonFiniteWeight { version } => {
-                write!(
-                    f,
-                    "version {version:?} has a weight that is not a finite number"
-                )
-            }
-            Self::AllZero => write!(f, "all expected weights are 0"),
-            Self::Syntax(s) => write!(
-                f,
-                "cannot read {s:?} as an expected split; use name=weight pairs, e.g. v1=30,v2=70"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ExpectationError {}
 
 /// Expected weights per named version, normalised to sum to 1, in the order given.
 ///
@@ -138,27 +113,6 @@ impl Expectation {
     }
 }
 
-impl FromStr for Expectation {
-    type Err = ExpectationError;
-
-    /// `v1=30,v2=70` (weights need not sum to 100; they are normalised).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut pairs = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, weight) = part
-                .split_once('=')
-                .ok_or_else(|| ExpectationError::Syntax(s.to_owned()))?;
-            let weight: f64 = weight
-                .trim()
-                .trim_end_matches('%')
-                .parse()
-                .map_err(|_| ExpectationError::Syntax(s.to_owned()))?;
-            pairs.push((name.to_owned(), weight));
-        }
-        Self::new(pairs)
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -169,8 +123,7 @@ mod tests {
         let e = Expectation::new([("v1", 30.0), ("v2", 70.0)]).unwrap();
         assert!((e.weight("v1").unwrap() - 0.3).abs() < 1e-15);
         assert_eq!(e.len(), 2);
-        let parsed: Expectation = "v1=3, v2=7".parse().unwrap();
-        assert_eq!(parsed, e);
+        assert_eq!(Expectation::new([("v1", 3.0), ("v2", 7.0)]).unwrap(), e);
         let single = Expectation::single("v1").unwrap();
         assert_eq!(single.weight("v1"), Some(1.0));
     }
@@ -203,11 +156,6 @@ mod tests {
             Expectation::new([(" ", 1.0)]),
             Err(ExpectationError::EmptyName)
         );
-        assert!(matches!(
-            "v1:30".parse::<Expectation>(),
-            Err(ExpectationError::Syntax(_))
-        ));
-        assert_eq!("".parse::<Expectation>(), Err(ExpectationError::Empty));
         // Messages are readable.
         assert!(ExpectationError::AllZero.to_string().contains("0"));
     }

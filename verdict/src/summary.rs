@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::stats::{DispersionTest, GofTest, Interval};
-use crate::verdict::Verdict;
+use crate::types::Verdict;
 
 /// Over-dispersion p-value below which the summary warns that responses do not look
 /// independent (connection pinning, sticky sessions), so the intervals are too narrow.

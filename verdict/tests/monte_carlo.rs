@@ -7,8 +7,8 @@
 //! in a debug build. Run with `--nocapture` to see the figures quoted in the README.
 #![allow(clippy::unwrap_used)]
 
-use bookinfo_loadgen::stats::normal_quantile;
-use bookinfo_loadgen::{Expectation, Outcome, SplitVerifier, Verdict, VerdictConfig};
+use bookinfo_verdict::stats::normal_quantile;
+use bookinfo_verdict::{Expectation, Outcome, SplitVerifier, Verdict, VerdictConfig};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -30,13 +30,13 @@ fn draw(rng: &mut StdRng, truth: &[f64]) -> Outcome {
 /// One run: feed draws from `truth` until a decision or `cap`; returns the verdict and
 /// the number of classified responses it took.
 fn run(
-    expected: &str,
+    expected: &[(&str, f64)],
     truth: &[f64],
     config: &VerdictConfig,
     cap: u64,
     rng: &mut StdRng,
 ) -> (Verdict, u64) {
-    let expectation: Expectation = expected.parse().unwrap();
+    let expectation = Expectation::new(expected.iter().copied()).unwrap();
     let mut verifier = SplitVerifier::new(expectation, config.clone()).unwrap();
     for n in 1..=cap {
         if verifier.observe(draw(rng, truth)).is_decided() {
@@ -65,7 +65,7 @@ impl Runs {
 }
 
 fn simulate(
-    expected: &str,
+    expected: &[(&str, f64)],
     truth: &[f64],
     config: &VerdictConfig,
     runs: usize,
@@ -107,7 +107,14 @@ fn false_alarm_bound(alpha: f64, runs: usize) -> f64 {
 #[test]
 fn false_alarm_rate_at_the_true_split_is_within_alpha() {
     let (alpha, runs, cap) = (0.05, 400, 2_000);
-    let r = simulate("v1=30,v2=70", &[0.3, 0.7], &never_pass(alpha), runs, cap, 1);
+    let r = simulate(
+        &[("v1", 30.0), ("v2", 70.0)],
+        &[0.3, 0.7],
+        &never_pass(alpha),
+        runs,
+        cap,
+        1,
+    );
     let rate = r.fails as f64 / runs as f64;
     let bound = false_alarm_bound(alpha, runs);
     eprintln!(
@@ -153,7 +160,7 @@ fn naive_peeking_breaks_the_false_alarm_bound() {
 fn false_alarm_rate_with_three_versions_is_within_alpha() {
     let (alpha, runs, cap) = (0.05, 200, 1_500);
     let r = simulate(
-        "v1=70,v2=20,v3=10",
+        &[("v1", 70.0), ("v2", 20.0), ("v3", 10.0)],
         &[0.7, 0.2, 0.1],
         &never_pass(alpha),
         runs,
@@ -182,7 +189,14 @@ fn gross_mismatches_are_detected_fast() {
     ];
     for (label, truth, spec, bound, seed) in cases {
         let runs = 200;
-        let r = simulate("v1=30,v2=70", &truth, &config, runs, 5_000, seed);
+        let r = simulate(
+            &[("v1", 30.0), ("v2", 70.0)],
+            &truth,
+            &config,
+            runs,
+            5_000,
+            seed,
+        );
         eprintln!(
             "{label}: FAIL in {}/{runs} runs, mean n {:.1}, median {} (spec ≈ {spec})",
             r.fails,
@@ -204,7 +218,7 @@ fn gross_mismatches_are_detected_fast() {
 fn true_split_reaches_pass() {
     let runs = 60;
     let r = simulate(
-        "v1=30,v2=70",
+        &[("v1", 30.0), ("v2", 70.0)],
         &[0.3, 0.7],
         &VerdictConfig::default(),
         runs,
@@ -234,7 +248,7 @@ fn three_version_mismatch_is_detected() {
     };
     let runs = 200;
     let r = simulate(
-        "v1=70,v2=20,v3=10",
+        &[("v1", 70.0), ("v2", 20.0), ("v3", 10.0)],
         &[0.5, 0.3, 0.2],
         &config,
         runs,
@@ -255,7 +269,7 @@ fn three_version_mismatch_is_detected() {
 /// the over-dispersion warning; independent draws must not.
 #[test]
 fn over_dispersion_flags_pinned_connections() {
-    let expected: Expectation = "v1=30,v2=70".parse().unwrap();
+    let expected = Expectation::new([("v1", 30.0), ("v2", 70.0)]).unwrap();
     let config = never_pass(0.001);
     let mut rng = StdRng::seed_from_u64(8);
 
