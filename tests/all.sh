@@ -8,6 +8,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cargo nextest run --workspace --locked --no-fail-fast
-cargo run --locked -q -p bookinfo-mesh -- lint k8s istio
+cargo run --locked -q --bin bookinfo -- lint k8s istio
 bash tests/manifests/check.sh
 bash tests/docker/run.sh

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::load;
 use crate::plane::{self, Plane};
+use bookinfo_routing::load;
 
 pub fn router(plane: Arc<Plane>) -> Router {
     Router::new()

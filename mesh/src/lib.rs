@@ -1,13 +1,10 @@
-//! The local data plane of Bookinfo: the Istio routing model read from the
-//! same `istio/` files a cluster uses, a router with VirtualService
-//! semantics in front of each service host, live route changes in epochs,
-//! and the launcher that runs the whole app on one machine.
+//! The local data plane of Bookinfo: routers with VirtualService and
+//! HTTPRoute semantics (the routing model and table are `bookinfo-routing`'s)
+//! in front of the service hosts, the admin endpoint that changes routes in
+//! epochs, and the launcher that runs every service behind them on one
+//! machine (`bookinfo up`) or fronts instances that run elsewhere
+//! (`bookinfo proxy`).
 
 pub mod admin;
-pub mod demo;
-pub mod lint;
 pub mod plane;
 pub mod up;
-
-// The routing model lives in its own crate (the loadgen reads the same files).
-pub use bookinfo_routing::{load, model, table};

@@ -19,8 +19,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::load::Object;
-use crate::table::{self, Selector, Table};
+use bookinfo_routing::load::Object;
+use bookinfo_routing::table::{self, Selector, Table};
 
 /// Requests are buffered (so retries and mirrors can resend them); Bookinfo
 /// bodies are tiny.

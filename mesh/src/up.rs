@@ -12,8 +12,8 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
-use crate::load;
 use crate::plane::{self, Instance, Plane};
+use bookinfo_routing::load;
 
 /// Environment variables of one workload.
 type Env = &'static [(&'static str, &'static str)];

@@ -7,8 +7,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use bookinfo_mesh::load::load_str;
 use bookinfo_mesh::plane::{Instance, Plane, host_router};
+use bookinfo_routing::load::load_str;
 
 pub async fn serve(router: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,6 +1,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use bookinfo_mesh::plane::pick_weighted;
+use rand::{RngExt, SeedableRng};
+
 use crate::helpers::{get, instance, plane_with, stub};
 
 fn vs(http: &str) -> String {
@@ -174,7 +177,7 @@ async fn a_rejected_change_keeps_the_routes_in_force_and_the_epoch() {
     )
     .await;
     let epoch = plane.epoch();
-    let broken = bookinfo_mesh::load::load_str(
+    let broken = bookinfo_routing::load::load_str(
         "b",
         &vs("  - route: [{destination: {host: reviews, subset: nope}}]\n"),
     )
@@ -182,4 +185,27 @@ async fn a_rejected_change_keeps_the_routes_in_force_and_the_epoch() {
     assert!(plane.apply(broken.objects).is_err());
     assert_eq!(plane.epoch(), epoch);
     assert_eq!(get(addr, &[]).await, (200, "v1".into()));
+}
+
+#[test]
+fn weighted_choice_follows_the_weights_within_statistical_bounds() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let n = 20_000;
+    let mut hits = [0u32; 3];
+    for _ in 0..n {
+        hits[pick_weighted(&[30, 70, 0], rng.random::<f64>())] += 1;
+    }
+    assert_eq!(hits[2], 0, "a zero weight never gets traffic");
+    let share = f64::from(hits[0]) / f64::from(n);
+    let sigma = (0.3 * 0.7 / f64::from(n)).sqrt();
+    assert!((share - 0.3).abs() < 4.0 * sigma, "share {share}");
+}
+
+#[test]
+fn weighted_choice_covers_the_edges() {
+    assert_eq!(pick_weighted(&[30, 70], 0.0), 0);
+    assert_eq!(pick_weighted(&[30, 70], 0.2999), 0);
+    assert_eq!(pick_weighted(&[30, 70], 0.3), 1);
+    assert_eq!(pick_weighted(&[30, 70], 0.999_999), 1);
+    assert_eq!(pick_weighted(&[0, 5, 0], 0.5), 1);
 }

@@ -1,11 +1,10 @@
 //! The router of `bookinfo proxy`: one port for every host, told apart by the
-//! Host header, as docker/compose.yaml runs it; and the command's own checks.
+//! Host header, as docker/compose.yaml runs it.
 
-use std::process::Command;
 use std::time::Duration;
 
-use bookinfo_mesh::load::load_str;
 use bookinfo_mesh::plane::{Plane, shared_router};
+use bookinfo_routing::load::load_str;
 
 use crate::helpers::{REVIEWS_SUBSETS, instance, serve, stub};
 
@@ -81,54 +80,4 @@ async fn instances_given_by_name_are_resolved_when_dialled() {
     plane.replace(objects).unwrap();
     let addr = serve(shared_router(plane, None)).await;
     assert_eq!(answer(addr, "reviews").await, (200, "v2".into()));
-}
-
-fn bookinfo(args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-#[test]
-fn bookinfo_proxy_refuses_instances_not_written_app_slash_version_equals_host_port() {
-    for bad in [
-        "v1=127.0.0.1:9081",
-        "reviews/v1=reviews-v1",
-        "reviews/=a:1",
-        "/v1=a:1",
-        "reviews/v1=:9080",
-        "reviews/v1=a b:9080",
-    ] {
-        let (code, stderr) = bookinfo(&["proxy", "--listen", "127.0.0.1:0", "--instance", bad]);
-        assert_eq!(code, Some(2), "{bad}: {stderr}");
-        assert!(stderr.contains("HOST:PORT"), "{bad}: {stderr}");
-    }
-}
-
-#[tokio::test]
-async fn bookinfo_probe_succeeds_on_a_200_and_fails_otherwise() {
-    let (healthy, _) = stub("ok", 0, Duration::ZERO).await;
-    let (failing, _) = stub("no", usize::MAX, Duration::ZERO).await;
-    let probe = |url: String| async move {
-        tokio::task::spawn_blocking(move || bookinfo(&["probe", &url]))
-            .await
-            .unwrap()
-    };
-    assert_eq!(probe(format!("http://{healthy}/health")).await.0, Some(0));
-    let (code, stderr) = probe(format!("http://{failing}/health")).await;
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("503"), "{stderr}");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    assert_eq!(probe(format!("http://{closed}/health")).await.0, Some(1));
-    let (code, stderr) = probe("ftp://127.0.0.1:1/".into()).await;
-    assert_eq!(code, Some(3));
-    assert!(stderr.contains("http://"), "{stderr}");
 }

@@ -56,3 +56,11 @@ pub async fn serve(router: Router) -> Running {
     });
     Running { addr, _stop: stop }
 }
+
+/// A loopback address where nothing listens (bound, then released), for
+/// tests of refused connections.
+pub fn closed_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"))
+}

@@ -2,6 +2,7 @@
 //! the shipped Istio files.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bookinfo_mesh::up::{Up, UpConfig};
@@ -276,17 +277,16 @@ async fn the_loadgen_restarts_its_statistics_when_the_routing_epoch_changes() {
     up.stop().await;
 }
 
-#[tokio::test]
-async fn the_demo_verifies_every_step_of_the_tutorial() {
-    use bookinfo_mesh::demo::{DemoConfig, run};
-    let config = DemoConfig {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_bookinfo")),
-        istio: Path::new(env!("CARGO_MANIFEST_DIR")).join("../istio"),
-        rate: 250.0,
-        step_limit: Duration::from_secs(60),
-        display: bookinfo_loadgen::report::progress::Display::Quiet,
-    };
-    assert_eq!(run(&config).await, Ok(true));
+#[test]
+fn the_demo_verifies_every_step_of_the_tutorial() {
+    let output = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .args(["demo", "--rate", "250", "--step-limit", "60s", "--istio"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../istio"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Every step verified: PASS"), "{stdout}");
 }
 
 #[tokio::test]
@@ -337,7 +337,7 @@ async fn watched_routing_files_take_effect_when_edited_and_broken_edits_are_refu
 #[tokio::test]
 async fn bookinfo_up_serves_until_sigterm_and_then_stops_every_process() {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
         .args([

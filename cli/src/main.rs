@@ -1,5 +1,10 @@
-//! `bookinfo`: run any Bookinfo service, the whole app behind the local data
-//! plane (`up`), or the canary tutorial end to end (`demo`).
+//! `bookinfo`, the project's one program: any Bookinfo service by name
+//! (`service NAME`), the whole app behind the local data plane (`up`), the
+//! router alone (`proxy`), the canary tutorial end to end (`demo`), the
+//! manifest checks (`lint`) and the images' health check (`probe`). This
+//! crate only parses arguments and dispatches, and holds the demo's script:
+//! the data plane is `bookinfo-mesh`, the checks `bookinfo-lint`, the
+//! verification `bookinfo-loadgen`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,10 +12,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
+
 use std::collections::BTreeMap;
 
 use bookinfo_loadgen::report::progress::Display;
-use bookinfo_mesh::demo;
 use bookinfo_mesh::plane::Instance;
 use bookinfo_mesh::up::{self, Up, UpConfig};
 use bookinfo_support::launch;
@@ -109,7 +115,7 @@ fn parse_instance(text: &str) -> Result<Instance, String> {
     if app.is_empty() || version.is_empty() || !valid_port {
         return Err(form());
     }
-    if authority.parse::<axum::http::uri::Authority>().is_err() {
+    if authority.parse::<http::uri::Authority>().is_err() {
         return Err(format!("`{authority}` is not a HOST:PORT"));
     }
     Ok(Instance {
@@ -228,7 +234,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             if let Some(missing) = paths.iter().find(|p| !p.exists()) {
                 return Err(format!("{} does not exist", missing.display()));
             }
-            let findings = bookinfo_mesh::lint::lint(&paths);
+            let findings = bookinfo_lint::lint(&paths);
             for finding in &findings {
                 println!("{finding}");
             }

@@ -1,7 +1,7 @@
 use std::path::Path;
 
-use bookinfo_mesh::load::{load_file, load_str};
-use bookinfo_mesh::table::compile;
+use bookinfo_routing::load::{load_file, load_str};
+use bookinfo_routing::table::compile;
 
 fn repo_file(relative: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -84,7 +84,7 @@ fn unsupported_kinds_and_non_objects_are_errors_and_ingress_kinds_are_noted() {
 fn vs(routes: &str) -> String {
     format!(
         "{}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: reviews}}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n{routes}",
-        crate::helpers::REVIEWS_SUBSETS
+        crate::REVIEWS_SUBSETS
     )
 }
 

@@ -1,8 +1,6 @@
-use axum::http::{HeaderMap, HeaderValue};
-use bookinfo_mesh::load::load_str;
-use bookinfo_mesh::plane::pick_weighted;
-use bookinfo_mesh::table::compile;
-use rand::{RngExt, SeedableRng};
+use bookinfo_routing::load::load_str;
+use bookinfo_routing::table::compile;
+use http::{HeaderMap, HeaderValue};
 
 const MATCHES: &str = "
 apiVersion: networking.istio.io/v1
@@ -26,9 +24,7 @@ spec:
 ";
 
 fn version_for(path: &str, headers: &[(&'static str, &str)]) -> String {
-    let mut objects = load_str("s", crate::helpers::REVIEWS_SUBSETS)
-        .unwrap()
-        .objects;
+    let mut objects = load_str("s", crate::REVIEWS_SUBSETS).unwrap().objects;
     objects.extend(load_str("m", MATCHES).unwrap().objects);
     let table = compile(&objects).unwrap();
     let mut map = HeaderMap::new();
@@ -64,29 +60,6 @@ fn rules_are_tried_in_order_with_exact_prefix_and_regex_matches() {
         "all conditions of a match must hold"
     );
     assert_eq!(version_for("/reviews/0", &[]), "v1");
-}
-
-#[test]
-fn weighted_choice_follows_the_weights_within_statistical_bounds() {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let n = 20_000;
-    let mut hits = [0u32; 3];
-    for _ in 0..n {
-        hits[pick_weighted(&[30, 70, 0], rng.random::<f64>())] += 1;
-    }
-    assert_eq!(hits[2], 0, "a zero weight never gets traffic");
-    let share = f64::from(hits[0]) / f64::from(n);
-    let sigma = (0.3 * 0.7 / f64::from(n)).sqrt();
-    assert!((share - 0.3).abs() < 4.0 * sigma, "share {share}");
-}
-
-#[test]
-fn weighted_choice_covers_the_edges() {
-    assert_eq!(pick_weighted(&[30, 70], 0.0), 0);
-    assert_eq!(pick_weighted(&[30, 70], 0.2999), 0);
-    assert_eq!(pick_weighted(&[30, 70], 0.3), 1);
-    assert_eq!(pick_weighted(&[30, 70], 0.999_999), 1);
-    assert_eq!(pick_weighted(&[0, 5, 0], 0.5), 1);
 }
 
 #[test]

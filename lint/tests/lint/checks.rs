@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use bookinfo_mesh::lint::{Finding, lint};
+use bookinfo_lint::{Finding, lint};
 
 fn repo(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

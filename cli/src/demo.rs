@@ -17,11 +17,11 @@ use bookinfo_loadgen::{Limits, Load, RunConfig, control, run_controlled};
 use bookinfo_verdict::{Verdict, VerdictConfig};
 use reqwest::Url;
 
-use crate::load;
-use crate::up::{Up, UpConfig};
+use bookinfo_mesh::up::{Up, UpConfig};
+use bookinfo_routing::load;
 
 /// The tutorial's cadence: one request every 0.5 s.
-pub const TUTORIAL_RATE: f64 = 2.0;
+pub(crate) const TUTORIAL_RATE: f64 = 2.0;
 
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
