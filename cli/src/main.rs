@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bookinfo_api::exit;
 use clap::{Parser, Subcommand};
 
 mod demo;
@@ -140,16 +141,17 @@ fn parse_probe_url(url: &str) -> Result<(&str, &str), String> {
     Ok((authority, path))
 }
 
-/// Exit code for usage and set-up errors.
-const SETUP_ERROR: u8 = 3;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    match execute(Cli::parse().command).await {
+    let cli: Cli = match launch::parse_args(std::env::args()) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match execute(cli.command).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("bookinfo: {error}");
-            ExitCode::from(SETUP_ERROR)
+            ExitCode::from(exit::SETUP)
         }
     }
 }

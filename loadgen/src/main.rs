@@ -1,14 +1,14 @@
 //! `loadgen`: drive traffic at a Bookinfo product page and verify the reviews split.
 //!
-//! Exit codes: 0 PASS (or a completed measurement), 1 FAIL, 2 INCONCLUSIVE, 3 usage or
-//! setup error. The work is done by [`bookinfo_loadgen::run_controlled`]; this file
+//! Exit codes (`bookinfo_api::exit`): 0 PASS (or a completed measurement), 1 FAIL,
+//! 2 INCONCLUSIVE, 3 usage or setup error. The work is done by [`bookinfo_loadgen::run_controlled`]; this file
 //! only parses arguments, wires Ctrl-C to the run's stop, and prints the summary.
 
 use std::process::ExitCode;
 
+use bookinfo_api::exit::SETUP;
 use bookinfo_loadgen::cli::Cli;
 use bookinfo_loadgen::report::text;
-use bookinfo_loadgen::run::SETUP_ERROR_EXIT;
 use bookinfo_loadgen::{control, follow, run_controlled};
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             let _ = e.print();
             return match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
-                _ => exit(SETUP_ERROR_EXIT),
+                _ => ExitCode::from(SETUP),
             };
         }
     };
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
         match run_controlled(config, receiver).await {
             Ok(result) => {
                 print!("{}", text::summary(&result.report));
-                exit(result.exit_code)
+                ExitCode::from(u8::try_from(result.exit_code).unwrap_or(SETUP))
             }
             Err(e) => setup_error(&e.to_string()),
         }
@@ -85,9 +85,5 @@ fn main() -> ExitCode {
 
 fn setup_error(message: &str) -> ExitCode {
     eprintln!("loadgen: {message}");
-    exit(SETUP_ERROR_EXIT)
-}
-
-fn exit(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
+    ExitCode::from(SETUP)
 }

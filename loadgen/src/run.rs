@@ -23,10 +23,18 @@ use crate::report::progress::{Console, Display, Snapshot};
 use crate::report::{self, OutputFiles, format_duration};
 use crate::schedule::{Completed, Limits, Load, PreciseTimer, Scheduler, send};
 use crate::tally::{EpochMark, Tally};
+use bookinfo_api::exit;
 use bookinfo_verdict::{ConfigError, SplitVerifier, Verdict, VerdictConfig};
 
-/// Exit code for usage and setup errors (0–2 are the verdicts).
-pub const SETUP_ERROR_EXIT: i32 = 3;
+/// The exit code of a verification (the table of `bookinfo_api::exit`):
+/// PASS or a measurement without expectation 0, FAIL 1, anything undecided 2.
+pub fn exit_code(verdict: Option<&Verdict>) -> u8 {
+    match verdict {
+        None | Some(Verdict::Pass) => exit::SUCCESS,
+        Some(Verdict::Fail(_)) => exit::FAILURE,
+        Some(Verdict::Inconclusive(_) | Verdict::Running) => exit::INCONCLUSIVE,
+    }
+}
 
 /// How long after a send time tokio's timer dispatches if the precise timer's wake-up
 /// was lost (it should never be needed).
@@ -474,7 +482,7 @@ impl Runner<'_> {
             }
             v.verdict().clone()
         });
-        let exit_code = verdict.as_ref().map_or(0, Verdict::exit_code);
+        let exit_code = i32::from(exit_code(verdict.as_ref()));
         let report = RunReport::build(report::json::Inputs {
             config: self.config,
             tally: &self.tally,

@@ -42,16 +42,6 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Process exit code for CI: PASS 0, FAIL 1, INCONCLUSIVE 2. An undecided
-    /// (`Running`) check is reported as inconclusive.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Self::Pass => 0,
-            Self::Fail(_) => 1,
-            Self::Inconclusive(_) | Self::Running => 2,
-        }
-    }
-
     /// PASS or FAIL: the caller may stop sending.
     pub fn is_decided(&self) -> bool {
         matches!(self, Self::Pass | Self::Fail(_))

@@ -13,22 +13,13 @@ fn exact_split(i: u64) -> Outcome {
 }
 
 #[test]
-fn exit_codes_follow_the_verdict() {
-    assert_eq!(Verdict::Pass.exit_code(), 0);
-    assert_eq!(Verdict::Fail("x".into()).exit_code(), 1);
-    assert_eq!(Verdict::Inconclusive("x".into()).exit_code(), 2);
-    assert_eq!(Verdict::Running.exit_code(), 2);
-    assert_eq!(Verdict::Fail("why".into()).to_string(), "FAIL: why");
-}
-
-#[test]
 fn unexpected_version_fails_at_once() {
     let mut v = SplitVerifier::new(thirty_seventy(), VerdictConfig::default()).unwrap();
     for i in 0..50 {
         assert_eq!(v.observe(exact_split(i)), &Verdict::Running);
     }
     let verdict = v.observe(Outcome::version("v3")).clone();
-    assert_eq!(verdict.exit_code(), 1, "{verdict}");
+    assert_eq!(verdict.label(), "FAIL", "{verdict}");
     assert!(verdict.reason().unwrap().contains("v3"), "{verdict}");
     let summary = v.summary().current;
     assert_eq!(summary.decided_after, Some(51));
@@ -47,7 +38,7 @@ fn version_named_with_weight_zero_fails_at_once() {
     let e = Expectation::new([("v1", 100.0), ("v2", 0.0)]).unwrap();
     let mut v = SplitVerifier::new(e, VerdictConfig::default()).unwrap();
     v.observe(Outcome::version("v1"));
-    assert_eq!(v.observe(Outcome::version("v2")).exit_code(), 1);
+    assert_eq!(v.observe(Outcome::version("v2")).label(), "FAIL");
 }
 
 #[test]
@@ -80,7 +71,7 @@ fn single_version_with_a_stray_fails() {
     v.observe(Outcome::Failed);
     v.observe(Outcome::Unclassifiable);
     assert_eq!(v.verdict(), &Verdict::Running);
-    assert_eq!(v.observe(Outcome::version("v2")).exit_code(), 1);
+    assert_eq!(v.observe(Outcome::version("v2")).label(), "FAIL");
 }
 
 #[test]
@@ -115,7 +106,7 @@ fn unclassified_above_budget_prevents_a_pass() {
     }
     assert_eq!(v.verdict(), &Verdict::Running);
     let verdict = v.finish().clone();
-    assert_eq!(verdict.exit_code(), 2);
+    assert_eq!(verdict.label(), "INCONCLUSIVE");
     assert!(verdict.reason().unwrap().contains("budget"), "{verdict}");
     let summary = v.summary().current;
     assert!(!summary.unclassified_within_budget);
@@ -160,7 +151,7 @@ fn worst_case_bound_blocks_a_pass_within_budget() {
 fn finish_without_data_is_inconclusive() {
     let mut v = SplitVerifier::new(thirty_seventy(), VerdictConfig::default()).unwrap();
     let verdict = v.finish().clone();
-    assert_eq!(verdict.exit_code(), 2);
+    assert_eq!(verdict.label(), "INCONCLUSIVE");
     assert!(verdict.reason().unwrap().contains("no responses"));
     // A summary of nothing is still well-formed.
     let s = v.summary().current;
@@ -183,13 +174,13 @@ fn restart_resets_counts_and_records_the_epoch() {
     assert_eq!(previous.len(), 1);
     assert_eq!(previous[0].epoch, 0);
     assert_eq!(previous[0].classified, 300);
-    assert_eq!(previous[0].verdict.exit_code(), 2);
+    assert_eq!(previous[0].verdict.label(), "INCONCLUSIVE");
     // The old traffic (30 % v1) would fail a 50/50 check; the new epoch starts clean.
     v.observe(Outcome::version("v3"));
     v.restart(thirty_seventy());
     let summary = v.summary();
     assert_eq!(summary.previous_epochs.len(), 2);
-    assert_eq!(summary.previous_epochs[1].verdict.exit_code(), 1);
+    assert_eq!(summary.previous_epochs[1].verdict.label(), "FAIL");
     assert_eq!(summary.current.epoch, 2);
 }
 

@@ -29,7 +29,7 @@ fn bookinfo_proxy_refuses_instances_not_written_app_slash_version_equals_host_po
         "reviews/v1=a b:9080",
     ] {
         let (code, stderr) = bookinfo(&["proxy", "--listen", "127.0.0.1:0", "--instance", bad]);
-        assert_eq!(code, Some(2), "{bad}: {stderr}");
+        assert_eq!(code, Some(3), "{bad}: {stderr}");
         assert!(stderr.contains("HOST:PORT"), "{bad}: {stderr}");
     }
 }

@@ -15,8 +15,7 @@ use crate::config::ListenArgs;
 use crate::http::{Service, shutdown_signal};
 use crate::telemetry::{self, TelemetryArgs};
 
-/// Exit code for configuration and start-up errors.
-pub const SETUP_ERROR: u8 = 2;
+use bookinfo_api::exit;
 
 /// A Bookinfo service: its configuration and its state (`Self`).
 pub trait Program: Clone + Send + Sync + Sized + 'static {
@@ -55,7 +54,7 @@ pub async fn run<P: Program>(
 /// Prints `{name}: {message}` and gives the set-up exit code.
 pub fn setup_failed(name: &str, message: impl std::fmt::Display) -> ExitCode {
     eprintln!("{name}: {message}");
-    ExitCode::from(SETUP_ERROR)
+    ExitCode::from(exit::SETUP)
 }
 
 /// Parses a configuration from `args` and the environment; on `--help`,
@@ -64,7 +63,7 @@ pub fn parse_args<C: clap::Parser>(args: impl IntoIterator<Item = String>) -> Re
     C::try_parse_from(args).map_err(|error| {
         let _ = error.print();
         if error.use_stderr() {
-            ExitCode::from(SETUP_ERROR)
+            ExitCode::from(exit::SETUP)
         } else {
             ExitCode::SUCCESS
         }
