@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bookinfo_loadgen::follow;
-use bookinfo_loadgen::report::progress::Display;
+use bookinfo_loadgen::Display;
 use bookinfo_loadgen::{Limits, Load, RunConfig, control, run_controlled};
 use bookinfo_verdict::{Verdict, VerdictConfig};
 use reqwest::Url;
@@ -100,7 +100,7 @@ impl Demo<'_> {
         let result = result?;
         print!(
             "{}",
-            bookinfo_loadgen::report::text::summary(&result.report)
+            bookinfo_loadgen::summary(&result.report)
         );
         let verdict = result.verdict.unwrap_or(Verdict::Running);
         println!("{what}: {verdict}");

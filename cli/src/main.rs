@@ -17,7 +17,7 @@ mod demo;
 
 use std::collections::BTreeMap;
 
-use bookinfo_loadgen::report::progress::Display;
+use bookinfo_loadgen::Display;
 use bookinfo_mesh::plane::Instance;
 use bookinfo_mesh::up::{self, Up, UpConfig};
 use bookinfo_support::launch;

@@ -10,8 +10,8 @@ use clap::Parser;
 use reqwest::Url;
 
 use crate::expect::{ExpectedSplit, expect_from_file, parse_expect};
-use crate::report::progress::Display;
-use crate::run::{OutputPaths, RunConfig};
+use crate::config::Display;
+use crate::config::{OutputPaths, RunConfig};
 use crate::schedule::{Limits, Load};
 use bookinfo_verdict::VerdictConfig;
 

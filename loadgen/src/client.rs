@@ -18,7 +18,8 @@ use reqwest::{Client, Url};
 use bookinfo_api::contract::REVIEWS_VERSION_HEADER;
 
 use crate::classify::{Classification, ResponseClass, classify};
-use crate::run::SetupError;
+use crate::config::SetupError;
+use crate::format::one_line;
 
 /// Bodies are read up to this size; a product page is a few kB. Anything beyond is
 /// dropped (the markers are near the top) so that a huge answer cannot exhaust memory.
@@ -124,7 +125,7 @@ impl Target {
             Err(_) => {
                 return Err(SetupError::Unreachable(format!(
                     "no answer from {login} within {}",
-                    crate::report::format_duration(self.timeout)
+                    crate::format::format_duration(self.timeout)
                 )));
             }
         };
@@ -202,18 +203,6 @@ fn form_encode(value: &str) -> String {
         }
     }
     out
-}
-
-/// The innermost cause of an error, which is the part a user can act on
-/// ("Connection refused (os error 111)" rather than "error sending request").
-pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        message = inner.to_string();
-        source = inner.source();
-    }
-    message.replace('\n', " ")
 }
 
 #[cfg(test)]

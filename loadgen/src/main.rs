@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use bookinfo_api::exit::SETUP;
 use bookinfo_loadgen::cli::Cli;
-use bookinfo_loadgen::report::text;
+use bookinfo_loadgen::summary;
 use bookinfo_loadgen::{control, follow, run_controlled};
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         });
         match run_controlled(config, receiver).await {
             Ok(result) => {
-                print!("{}", text::summary(&result.report));
+                print!("{}", summary(&result.report));
                 ExitCode::from(u8::try_from(result.exit_code).unwrap_or(SETUP))
             }
             Err(e) => setup_error(&e.to_string()),

@@ -11,9 +11,8 @@ pub mod text;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use crate::run::{OutputPaths, SetupError};
+use crate::config::{OutputPaths, SetupError};
 
 pub use json::RunReport;
 
@@ -82,45 +81,4 @@ fn write_all(mut file: File, text: &str) -> std::io::Result<()> {
 
 fn write_warning(path: &Path, e: &std::io::Error) -> String {
     format!("warning: cannot write {}: {e}", path.display())
-}
-
-/// `850ms`, `12.3s`, `4m 05s`, `1h 02m`.
-pub fn format_duration(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 1.0 {
-        format!("{}ms", d.as_millis())
-    } else if s < 60.0 {
-        format!("{s:.1}s")
-    } else if s < 3600.0 {
-        let whole = d.as_secs();
-        format!("{}m {:02}s", whole / 60, whole % 60)
-    } else {
-        let whole = d.as_secs();
-        format!("{}h {:02}m", whole / 3600, (whole % 3600) / 60)
-    }
-}
-
-/// `format_duration` for a float number of seconds (non-finite or negative as `?`).
-pub fn format_seconds(s: f64) -> String {
-    Duration::try_from_secs_f64(s).map_or_else(|_| "?".to_owned(), format_duration)
-}
-
-/// `0.3` → `30.0%`.
-pub fn percent(share: f64) -> String {
-    format!("{:.1}%", share * 100.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(format_duration(Duration::from_millis(850)), "850ms");
-        assert_eq!(format_duration(Duration::from_millis(12_340)), "12.3s");
-        assert_eq!(format_duration(Duration::from_secs(245)), "4m 05s");
-        assert_eq!(format_duration(Duration::from_secs(3_720)), "1h 02m");
-        assert_eq!(format_seconds(f64::NAN), "?");
-        assert_eq!(percent(0.3), "30.0%");
-    }
 }

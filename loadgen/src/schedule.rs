@@ -13,12 +13,10 @@
 
 mod timer;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::client::{Fetched, Target};
 pub use timer::PreciseTimer;
 
 /// How the load is generated.
@@ -65,7 +63,6 @@ pub struct Scheduler {
     limits: Limits,
     start: Instant,
     next: u64,
-    stopped: bool,
 }
 
 impl Scheduler {
@@ -75,7 +72,6 @@ impl Scheduler {
             limits,
             start,
             next: 0,
-            stopped: false,
         }
     }
 
@@ -84,16 +80,11 @@ impl Scheduler {
         self.next
     }
 
-    /// No more slots after this.
-    pub fn stop(&mut self) {
-        self.stopped = true;
-    }
-
     /// When the next slot is due, or `None` if no slot will come (limit reached, or a
     /// closed loop that is at its concurrency). A closed loop's due time is `start`,
     /// i.e. "now".
     pub fn next_due(&self, in_flight: usize, now: Instant) -> Option<Instant> {
-        if self.stopped || self.limits.requests.is_some_and(|n| self.next >= n) {
+        if self.limits.requests.is_some_and(|n| self.next >= n) {
             return None;
         }
         // An unrepresentable deadline is as good as none (no panic on overflow).
@@ -131,46 +122,6 @@ impl Scheduler {
         };
         self.next += 1;
         slot
-    }
-}
-
-/// A finished request with its timing.
-#[derive(Debug, Clone)]
-pub struct Completed {
-    pub index: u64,
-    pub intended: Instant,
-    pub sent: Instant,
-    pub done: Instant,
-    pub fetched: Fetched,
-}
-
-impl Completed {
-    /// From the intended send time: the latency a user arriving on schedule saw.
-    pub fn latency(&self) -> Duration {
-        self.done.saturating_duration_since(self.intended)
-    }
-
-    /// From the actual send: the service time alone.
-    pub fn service_time(&self) -> Duration {
-        self.done.saturating_duration_since(self.sent)
-    }
-
-    /// How late the request left (actual − intended).
-    pub fn lateness(&self) -> Duration {
-        self.sent.saturating_duration_since(self.intended)
-    }
-}
-
-/// Send one request for `slot` and time it.
-pub async fn send(target: Arc<Target>, slot: Slot) -> Completed {
-    let sent = Instant::now();
-    let fetched = target.fetch().await;
-    Completed {
-        index: slot.index,
-        intended: slot.intended,
-        sent,
-        done: Instant::now(),
-        fetched,
     }
 }
 
@@ -222,10 +173,8 @@ mod tests {
             }
         }
         assert_eq!(s.next_due(0, start), None);
-        let mut unlimited = Scheduler::new(load, Limits::default(), start);
+        let unlimited = Scheduler::new(load, Limits::default(), start);
         assert!(unlimited.next_due(0, start).is_some());
-        unlimited.stop();
-        assert_eq!(unlimited.next_due(0, start), None);
     }
 
     #[test]

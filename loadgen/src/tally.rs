@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::classify::{Evidence, ResponseClass};
 use crate::latency::Latency;
-use crate::schedule::Completed;
+use crate::sample::Completed;
 
 /// Timeline bins kept at most; when full, neighbours are merged and the width doubles,
 /// so memory stays bounded however long the run is.

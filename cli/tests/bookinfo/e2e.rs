@@ -219,7 +219,7 @@ async fn killing_a_service_leaves_the_rest_serving_degraded_pages() {
 
 #[tokio::test]
 async fn the_loadgen_restarts_its_statistics_when_the_routing_epoch_changes() {
-    use bookinfo_loadgen::report::progress::Display;
+    use bookinfo_loadgen::Display;
     use bookinfo_loadgen::{Limits, Load, RunConfig, control, follow, run_controlled};
     use bookinfo_verdict::Verdict;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::json::RunReport;
-use super::{format_seconds, percent};
+use crate::format::{format_seconds, percent};
 use crate::tally::is_version;
 
 const WIDTH: f64 = 760.0;

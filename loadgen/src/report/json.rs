@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::latency::LatencySummary;
-use crate::run::{EndReason, RunConfig};
+use crate::config::{EndReason, RunConfig};
 use crate::schedule::Load;
 use crate::tally::{Tally, is_version};
 use bookinfo_verdict::Summary;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::classify::Evidence;
-use crate::schedule::Completed;
+use crate::sample::Completed;
 use crate::tally::Tally;
 
 #[derive(Serialize)]

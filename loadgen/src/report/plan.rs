@@ -1,9 +1,9 @@
 //! The planner printed before a run (spec C.3, C.7 step 1): how many responses the check
 //! needs, how long that takes at this rate, and what the configured limit can detect.
 
-use super::{format_seconds, percent};
+use crate::format::{format_seconds, percent};
 use crate::expect::ExpectedSplit;
-use crate::run::RunConfig;
+use crate::config::RunConfig;
 use crate::schedule::Load;
 use bookinfo_verdict::stats::{Plan, detectable_deviation};
 

@@ -11,25 +11,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::format_duration;
+use crate::config::Display;
+use crate::format::format_duration;
 use crate::tally::Tally;
 use bookinfo_verdict::Verdict;
 
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
 /// The measured rate is averaged over this window.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
-
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Display {
-    /// Live line on a terminal, plain lines otherwise.
-    #[default]
-    Auto,
-    /// Plain periodic lines.
-    Plain,
-    /// Nothing but warnings (and decisions go unannounced).
-    Quiet,
-}
 
 /// What one progress line shows.
 pub struct Snapshot<'a> {

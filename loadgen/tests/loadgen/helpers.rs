@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bookinfo_loadgen::report::progress::Display;
+use bookinfo_loadgen::Display;
 use bookinfo_loadgen::{Limits, Load, RunConfig, parse_expect};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -108,7 +108,7 @@ async fn without_an_expectation_it_measures() {
     assert_eq!(r.requests.completed, 50);
     assert_eq!(r.outcomes.values().sum::<u64>(), 50);
     assert!(r.verification.is_none());
-    let text = bookinfo_loadgen::report::text::summary(r);
+    let text = bookinfo_loadgen::summary(r);
     assert!(text.contains("measured only"), "{text}");
 }
 
