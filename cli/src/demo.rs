@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bookinfo_loadgen::follow;
 use bookinfo_loadgen::Display;
+use bookinfo_loadgen::follow;
 use bookinfo_loadgen::{Limits, Load, RunConfig, control, run_controlled};
 use bookinfo_verdict::{Verdict, VerdictConfig};
 use reqwest::Url;
@@ -24,7 +24,7 @@ use bookinfo_routing::load;
 pub(crate) const TUTORIAL_RATE: f64 = 2.0;
 
 #[derive(Debug, Clone)]
-pub struct DemoConfig {
+pub(crate) struct DemoConfig {
     pub program: PathBuf,
     /// The `istio/` folder with the routing files.
     pub istio: PathBuf,
@@ -98,10 +98,7 @@ impl Demo<'_> {
             .map_err(|e| e.to_string());
         follower.abort();
         let result = result?;
-        print!(
-            "{}",
-            bookinfo_loadgen::summary(&result.report)
-        );
+        print!("{}", bookinfo_loadgen::summary(&result.report));
         let verdict = result.verdict.unwrap_or(Verdict::Running);
         println!("{what}: {verdict}");
         if !matches!(verdict, Verdict::Pass) {
@@ -112,7 +109,7 @@ impl Demo<'_> {
 }
 
 /// Runs the tutorial; `Ok(true)` when every verification passed.
-pub async fn run(config: &DemoConfig) -> Result<bool, String> {
+pub(crate) async fn run(config: &DemoConfig) -> Result<bool, String> {
     if config.rate > TUTORIAL_RATE {
         println!(
             "The tutorial sends one request every 0.5 s; at that rate a split verdict within \
@@ -176,7 +173,7 @@ async fn steps(demo: &mut Demo<'_>) -> Result<(), String> {
 
 /// The `istio/` folder: next to the working directory, or beside the repo of
 /// this build.
-pub fn default_istio_dir() -> PathBuf {
+pub(crate) fn default_istio_dir() -> PathBuf {
     let here = Path::new("istio");
     if here.join("destination-rule-all.yaml").exists() {
         return here.to_path_buf();

@@ -138,14 +138,14 @@ pub fn classify(status: u16, version_header: Option<&str>, body: &[u8]) -> Class
 
 /// A page that productpage rendered (with or without working reviews). The title alone
 /// is not enough: Bookinfo's index page `/` has the same one.
-pub fn is_product_page(text: &str) -> bool {
+pub(crate) fn is_product_page(text: &str) -> bool {
     text.contains("Book Reviews")
         || text.contains("Error fetching product reviews")
         || text.contains(SERVED_BY)
 }
 
 /// `reviews-v2` or `v2` → `v2`; anything else is ignored (then the body decides).
-pub fn version_from_header(value: &str) -> Option<String> {
+pub(crate) fn version_from_header(value: &str) -> Option<String> {
     let value = value.trim();
     let version = value.strip_prefix("reviews-").unwrap_or(value);
     is_version_name(version).then(|| version.to_owned())
@@ -171,7 +171,7 @@ const COLOUR_MARKERS: [(&str, Colour); 4] = [
 ];
 
 /// The version the page markers show, if they are unambiguous.
-pub fn version_from_markers(text: &str) -> Option<String> {
+pub(crate) fn version_from_markers(text: &str) -> Option<String> {
     // Without the reviews heading the absence of stars proves nothing (contract 2.7.3).
     if !text.contains("Book Reviews") {
         return None;
@@ -211,7 +211,7 @@ fn colour_before(prefix: &str) -> Option<Colour> {
 }
 
 /// The version in the pod names after `Reviews served by:`, if they all agree.
-pub fn version_from_pod(text: &str) -> Option<String> {
+pub(crate) fn version_from_pod(text: &str) -> Option<String> {
     let mut version: Option<String> = None;
     for (pos, _) in text.match_indices(SERVED_BY) {
         let rest = text.get(pos + SERVED_BY.len()..).unwrap_or("");

@@ -9,9 +9,9 @@ use std::time::Duration;
 use clap::Parser;
 use reqwest::Url;
 
-use crate::expect::{ExpectedSplit, expect_from_file, parse_expect};
 use crate::config::Display;
 use crate::config::{OutputPaths, RunConfig};
+use crate::expect::{ExpectedSplit, expect_from_file, parse_expect};
 use crate::schedule::{Limits, Load};
 use bookinfo_verdict::VerdictConfig;
 

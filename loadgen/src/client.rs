@@ -27,7 +27,7 @@ const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// What one request produced, before any timing is attached.
 #[derive(Debug, Clone)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     pub status: Option<u16>,
     pub classification: Classification,
     /// For connection errors: a one-line reason.
@@ -38,7 +38,7 @@ const USER_AGENT: &str = concat!("bookinfo-loadgen/", env!("CARGO_PKG_VERSION"))
 
 /// The target product page and how to reach it.
 #[derive(Debug)]
-pub struct Target {
+pub(crate) struct Target {
     /// For the login only.
     client: Client,
     /// The page's GET, with the session cookie once logged in.
@@ -49,7 +49,11 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(url: Url, timeout: Duration, new_connection: bool) -> Result<Self, SetupError> {
+    pub(crate) fn new(
+        url: Url,
+        timeout: Duration,
+        new_connection: bool,
+    ) -> Result<Self, SetupError> {
         let mut builder = Client::builder()
             .connect_timeout(timeout)
             .tcp_nodelay(true)
@@ -93,13 +97,13 @@ impl Target {
         .map_err(|e| SetupError::Client(one_line(&e)))
     }
 
-    pub fn url(&self) -> &Url {
+    pub(crate) fn url(&self) -> &Url {
         &self.url
     }
 
     /// `POST login` (relative to the page URL, as the page's own form does) with
     /// `username=NAME&passwd=x`, keeping the session cookie for every later request.
-    pub async fn login(&mut self, user: &str) -> Result<(), SetupError> {
+    pub(crate) async fn login(&mut self, user: &str) -> Result<(), SetupError> {
         let login = self
             .url
             .join("login")
@@ -165,7 +169,7 @@ impl Target {
     }
 
     /// One GET of the page, classified. Never fails: errors are outcomes.
-    pub async fn fetch(&self) -> Fetched {
+    pub(crate) async fn fetch(&self) -> Fetched {
         match tokio::time::timeout(self.timeout, self.endpoint.get()).await {
             Ok(Ok(response)) => Fetched {
                 status: Some(response.status),

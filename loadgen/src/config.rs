@@ -153,4 +153,3 @@ pub enum Display {
     /// Nothing but warnings (and decisions go unannounced).
     Quiet,
 }
-

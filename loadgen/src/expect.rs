@@ -16,7 +16,7 @@ use bookinfo_routing::table::{Subsets, compile_with};
 use bookinfo_verdict::{Expectation, ExpectationError};
 
 /// The versions Bookinfo's reviews service has.
-pub const KNOWN_VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
+pub(crate) const KNOWN_VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
 
 /// Why an expected split could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -125,7 +125,7 @@ const REVIEWS_PATH: &str = "/reviews/0";
 /// The file is read with the same routing model as the local data plane; a
 /// subset is taken to select the version of its name unless the file has a
 /// DestinationRule saying otherwise.
-pub fn expect_from_yaml(
+pub(crate) fn expect_from_yaml(
     text: &str,
     path: &str,
     user: Option<&str>,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// `850ms`, `12.3s`, `4m 05s`, `1h 02m`.
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 1.0 {
         format!("{}ms", d.as_millis())
@@ -20,18 +20,18 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 /// `format_duration` for a float number of seconds (non-finite or negative as `?`).
-pub fn format_seconds(s: f64) -> String {
+pub(crate) fn format_seconds(s: f64) -> String {
     Duration::try_from_secs_f64(s).map_or_else(|_| "?".to_owned(), format_duration)
 }
 
 /// `0.3` → `30.0%`.
-pub fn percent(share: f64) -> String {
+pub(crate) fn percent(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
 }
 
 /// The innermost cause of an error, which is the part a user can act on
 /// ("Connection refused (os error 111)" rather than "error sending request").
-pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(inner) = source {

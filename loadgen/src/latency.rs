@@ -13,12 +13,12 @@ const HIGHEST_US: u64 = 3_600_000_000;
 const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// Percentiles drawn in the HTML report's percentile plot.
-pub const CURVE_PERCENTILES: [f64; 12] = [
+pub(crate) const CURVE_PERCENTILES: [f64; 12] = [
     0.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 100.0,
 ];
 
 #[derive(Debug, Clone)]
-pub struct Latency {
+pub(crate) struct Latency {
     histogram: Option<Histogram<u64>>,
 }
 
@@ -29,7 +29,7 @@ impl Default for Latency {
 }
 
 impl Latency {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // The bounds are constants that hdrhistogram accepts; `None` (never expected)
         // just means nothing is recorded rather than a panic.
         Self {
@@ -37,31 +37,20 @@ impl Latency {
         }
     }
 
-    pub fn record(&mut self, value: Duration) {
+    pub(crate) fn record(&mut self, value: Duration) {
         let us = u64::try_from(value.as_micros()).unwrap_or(u64::MAX);
         if let Some(h) = &mut self.histogram {
             h.saturating_record(us.clamp(LOWEST_US, HIGHEST_US));
         }
     }
 
-    pub fn add(&mut self, other: &Latency) {
-        if let (Some(h), Some(o)) = (&mut self.histogram, &other.histogram) {
-            // Same bounds on both sides, so this cannot fail; ignore the impossible.
-            let _ = h.add(o);
-        }
-    }
-
-    pub fn count(&self) -> u64 {
-        self.histogram.as_ref().map_or(0, Histogram::len)
-    }
-
     /// Latency in ms at `percentile` (0–100), `None` when empty.
-    pub fn percentile_ms(&self, percentile: f64) -> Option<f64> {
+    pub(crate) fn percentile_ms(&self, percentile: f64) -> Option<f64> {
         let h = self.histogram.as_ref().filter(|h| !h.is_empty())?;
         Some(ms(h.value_at_percentile(percentile)))
     }
 
-    pub fn summary(&self) -> LatencySummary {
+    pub(crate) fn summary(&self) -> LatencySummary {
         let Some(h) = self.histogram.as_ref().filter(|h| !h.is_empty()) else {
             return LatencySummary::default();
         };
@@ -78,7 +67,7 @@ impl Latency {
     }
 
     /// `(percentile, ms)` points for a percentile plot.
-    pub fn curve(&self) -> Vec<(f64, f64)> {
+    pub(crate) fn curve(&self) -> Vec<(f64, f64)> {
         CURVE_PERCENTILES
             .iter()
             .filter_map(|p| self.percentile_ms(*p).map(|v| (*p, v)))
@@ -122,10 +111,7 @@ mod tests {
         // Out of range values saturate instead of panicking.
         l.record(Duration::from_secs(1_000_000));
         l.record(Duration::ZERO);
-        assert_eq!(l.count(), 102);
-        let mut total = Latency::new();
-        total.add(&l);
-        assert_eq!(total.count(), 102);
+        assert_eq!(l.summary().count, 102);
         assert_eq!(l.curve().len(), CURVE_PERCENTILES.len());
     }
 }

@@ -1,12 +1,12 @@
 //! What the run shows and writes: the plan before the run, the live progress line, the
 //! final text summary, and the JSON, NDJSON and HTML files.
 
-pub mod html;
-pub mod json;
-pub mod ndjson;
-pub mod plan;
-pub mod progress;
-pub mod text;
+pub(crate) mod html;
+pub(crate) mod json;
+pub(crate) mod ndjson;
+pub(crate) mod plan;
+pub(crate) mod progress;
+pub(crate) mod text;
 
 use std::fs::File;
 use std::io::Write;
@@ -19,14 +19,14 @@ pub use json::RunReport;
 /// Output files, created before the run so that a bad path fails at once (exit 3)
 /// rather than after a 20-minute run.
 #[derive(Debug, Default)]
-pub struct OutputFiles {
+pub(crate) struct OutputFiles {
     pub json: Option<(PathBuf, File)>,
     pub ndjson: Option<(PathBuf, File)>,
     pub html: Option<(PathBuf, File)>,
 }
 
 impl OutputFiles {
-    pub fn open(paths: &OutputPaths) -> Result<Self, SetupError> {
+    pub(crate) fn open(paths: &OutputPaths) -> Result<Self, SetupError> {
         let open = |path: &Option<PathBuf>| -> Result<Option<(PathBuf, File)>, SetupError> {
             path.as_ref()
                 .map(|p| {
@@ -49,7 +49,7 @@ impl OutputFiles {
 
 /// Write the JSON summary and the HTML report; returns warnings for files that failed
 /// (the verdict stands even if a file could not be written).
-pub fn write_files(
+pub(crate) fn write_files(
     json: Option<(PathBuf, File)>,
     html: Option<(PathBuf, File)>,
     report: &RunReport,

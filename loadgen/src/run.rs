@@ -12,13 +12,13 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::classify::ResponseClass;
 use crate::client::Target;
-use crate::control::{Command, ControlReceiver, control};
 use crate::config::{EndReason, RunConfig, SetupError};
+use crate::control::{Command, ControlReceiver, control};
 use crate::expect::ExpectedSplit;
+use crate::format::format_duration;
 use crate::report::json::RunReport;
 use crate::report::ndjson::NdjsonWriter;
 use crate::report::progress::{Console, Snapshot};
-use crate::format::format_duration;
 use crate::report::{self, OutputFiles};
 use crate::sample::{Completed, send};
 use crate::schedule::{Load, PreciseTimer, Scheduler};
@@ -28,7 +28,7 @@ use bookinfo_verdict::{SplitVerifier, Verdict};
 
 /// The exit code of a verification (the table of `bookinfo_api::exit`):
 /// PASS or a measurement without expectation 0, FAIL 1, anything undecided 2.
-pub fn exit_code(verdict: Option<&Verdict>) -> u8 {
+pub(crate) fn exit_code(verdict: Option<&Verdict>) -> u8 {
     match verdict {
         None | Some(Verdict::Pass) => exit::SUCCESS,
         Some(Verdict::Fail(_)) => exit::FAILURE,

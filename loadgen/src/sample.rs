@@ -12,7 +12,7 @@ use crate::schedule::Slot;
 
 /// A finished request with its timing.
 #[derive(Debug, Clone)]
-pub struct Completed {
+pub(crate) struct Completed {
     pub index: u64,
     pub intended: Instant,
     pub sent: Instant,
@@ -22,23 +22,23 @@ pub struct Completed {
 
 impl Completed {
     /// From the intended send time: the latency a user arriving on schedule saw.
-    pub fn latency(&self) -> Duration {
+    pub(crate) fn latency(&self) -> Duration {
         self.done.saturating_duration_since(self.intended)
     }
 
     /// From the actual send: the service time alone.
-    pub fn service_time(&self) -> Duration {
+    pub(crate) fn service_time(&self) -> Duration {
         self.done.saturating_duration_since(self.sent)
     }
 
     /// How late the request left (actual − intended).
-    pub fn lateness(&self) -> Duration {
+    pub(crate) fn lateness(&self) -> Duration {
         self.sent.saturating_duration_since(self.intended)
     }
 }
 
 /// Send one request for `slot` and time it.
-pub async fn send(target: Arc<Target>, slot: Slot) -> Completed {
+pub(crate) async fn send(target: Arc<Target>, slot: Slot) -> Completed {
     let sent = Instant::now();
     let fetched = target.fetch().await;
     Completed {
@@ -49,4 +49,3 @@ pub async fn send(target: Arc<Target>, slot: Slot) -> Completed {
         fetched,
     }
 }
-

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use timer::PreciseTimer;
+pub(crate) use timer::PreciseTimer;
 
 /// How the load is generated.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,14 +51,14 @@ pub struct Limits {
 
 /// One request slot.
 #[derive(Debug, Clone, Copy)]
-pub struct Slot {
+pub(crate) struct Slot {
     pub index: u64,
     pub intended: Instant,
 }
 
 /// The request sequence: which slot comes next, and when.
 #[derive(Debug)]
-pub struct Scheduler {
+pub(crate) struct Scheduler {
     load: Load,
     limits: Limits,
     start: Instant,
@@ -66,7 +66,7 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(load: Load, limits: Limits, start: Instant) -> Self {
+    pub(crate) fn new(load: Load, limits: Limits, start: Instant) -> Self {
         Self {
             load,
             limits,
@@ -76,14 +76,14 @@ impl Scheduler {
     }
 
     /// Slots handed out so far (sent or overflowed).
-    pub fn scheduled(&self) -> u64 {
+    pub(crate) fn scheduled(&self) -> u64 {
         self.next
     }
 
     /// When the next slot is due, or `None` if no slot will come (limit reached, or a
     /// closed loop that is at its concurrency). A closed loop's due time is `start`,
     /// i.e. "now".
-    pub fn next_due(&self, in_flight: usize, now: Instant) -> Option<Instant> {
+    pub(crate) fn next_due(&self, in_flight: usize, now: Instant) -> Option<Instant> {
         if self.limits.requests.is_some_and(|n| self.next >= n) {
             return None;
         }
@@ -110,7 +110,7 @@ impl Scheduler {
     }
 
     /// Hand out the next slot; call only when [`Self::next_due`] said it is due.
-    pub fn take(&mut self, due: Instant, now: Instant) -> Slot {
+    pub(crate) fn take(&mut self, due: Instant, now: Instant) -> Slot {
         let intended = match self.load {
             Load::Open { .. } => due,
             // A closed loop has no schedule: the intended time is the moment of sending.

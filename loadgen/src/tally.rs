@@ -3,7 +3,6 @@
 //! and the outcome mix over time for the HTML plot.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -17,7 +16,7 @@ const MAX_BINS: usize = 512;
 
 /// Counts and latency of one outcome label (`v1`, `failed`, …).
 #[derive(Debug, Clone, Default)]
-pub struct OutcomeTally {
+pub(crate) struct OutcomeTally {
     pub count: u64,
     /// From the intended send time (coordinated-omission free).
     pub latency: Latency,
@@ -27,7 +26,7 @@ pub struct OutcomeTally {
 
 /// Outcome counts per time bin of completion time.
 #[derive(Debug, Clone)]
-pub struct Timeline {
+pub(crate) struct Timeline {
     pub bin_seconds: f64,
     pub bins: Vec<BTreeMap<String, u64>>,
 }
@@ -73,13 +72,13 @@ impl Timeline {
 
 /// A change of expected weights during the run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EpochMark {
+pub(crate) struct EpochMark {
     pub at_seconds: f64,
     pub expectation: String,
 }
 
 #[derive(Debug, Clone)]
-pub struct Tally {
+pub(crate) struct Tally {
     start: Instant,
     /// Responses counted (after the settle window).
     pub completed: u64,
@@ -103,7 +102,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn new(start: Instant) -> Self {
+    pub(crate) fn new(start: Instant) -> Self {
         Self {
             start,
             completed: 0,
@@ -122,15 +121,11 @@ impl Tally {
         }
     }
 
-    pub fn seconds_since_start(&self, at: Instant) -> f64 {
+    pub(crate) fn seconds_since_start(&self, at: Instant) -> f64 {
         at.saturating_duration_since(self.start).as_secs_f64()
     }
 
-    pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
-    }
-
-    pub fn record(&mut self, c: &Completed) {
+    pub(crate) fn record(&mut self, c: &Completed) {
         let class = &c.fetched.classification;
         let label = class.class.label().to_owned();
         self.completed += 1;
@@ -168,12 +163,12 @@ impl Tally {
     }
 
     /// Count of one outcome label.
-    pub fn count(&self, label: &str) -> u64 {
+    pub(crate) fn count(&self, label: &str) -> u64 {
         self.outcomes.get(label).map_or(0, |o| o.count)
     }
 
     /// Versions seen, in name order.
-    pub fn versions(&self) -> Vec<String> {
+    pub(crate) fn versions(&self) -> Vec<String> {
         self.outcomes
             .keys()
             .filter(|k| is_version(k))
@@ -183,7 +178,7 @@ impl Tally {
 }
 
 /// Outcome labels that are versions (everything except the fixed error labels).
-pub fn is_version(label: &str) -> bool {
+pub(crate) fn is_version(label: &str) -> bool {
     !matches!(
         label,
         "failed" | "timed-out" | "connect-error" | "reviews-unavailable" | "unclassifiable"

@@ -213,10 +213,6 @@ impl Up {
         }
     }
 
-    pub fn process_names(&self) -> Vec<String> {
-        self.children.iter().map(|(n, _)| n.clone()).collect()
-    }
-
     /// Stops the routers and every service process.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);

@@ -11,7 +11,7 @@ use crate::types::Verdict;
 
 /// Over-dispersion p-value below which the summary warns that responses do not look
 /// independent (connection pinning, sticky sessions), so the intervals are too narrow.
-pub const DISPERSION_WARNING_P: f64 = 0.001;
+pub(crate) const DISPERSION_WARNING_P: f64 = 0.001;
 
 /// Everything the verifier knows: the current epoch and the ones before it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

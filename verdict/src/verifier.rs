@@ -83,10 +83,6 @@ impl SplitVerifier {
         self.previous.push(closed.summary());
     }
 
-    pub fn config(&self) -> &VerdictConfig {
-        &self.config
-    }
-
     pub fn expectation(&self) -> &Expectation {
         &self.epoch.expectation
     }

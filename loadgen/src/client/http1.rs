@@ -28,7 +28,7 @@ const READ_RESERVE: usize = 8 * 1024;
 
 /// What a GET produced.
 #[derive(Debug)]
-pub struct Response {
+pub(super) struct Response {
     pub status: u16,
     /// The value of the header asked for in [`Endpoint::new`].
     pub header: Option<String>,
@@ -38,7 +38,7 @@ pub struct Response {
 
 /// One URL to GET over and over.
 #[derive(Debug)]
-pub struct Endpoint {
+pub(super) struct Endpoint {
     /// For connecting: the host without IPv6 brackets, and the port.
     host: String,
     port: u16,
@@ -100,7 +100,7 @@ struct Head {
 impl Endpoint {
     /// `extra_headers` are complete lines without the CRLF (e.g. `Cookie: a=b`).
     /// `keep_alive: false` sends `Connection: close` and never reuses a connection.
-    pub fn new(
+    pub(super) fn new(
         url: &Url,
         user_agent: &str,
         extra_headers: &[String],
@@ -150,7 +150,7 @@ impl Endpoint {
     }
 
     /// One GET. A reused connection that turns out closed is replaced once.
-    pub async fn get(&self) -> io::Result<Response> {
+    pub(super) async fn get(&self) -> io::Result<Response> {
         if let Some(conn) = self.checkout() {
             match self.exchange(conn).await {
                 Err(Failed { retry: true, .. }) => {}

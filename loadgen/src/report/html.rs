@@ -68,7 +68,7 @@ fn ordered_labels(r: &RunReport) -> Vec<String> {
     labels
 }
 
-pub fn render(r: &RunReport) -> String {
+pub(crate) fn render(r: &RunReport) -> String {
     let mut h = String::new();
     let title = format!("loadgen: {}", r.target);
     let _ = write!(

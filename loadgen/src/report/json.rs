@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::latency::LatencySummary;
 use crate::config::{EndReason, RunConfig};
+use crate::latency::LatencySummary;
 use crate::schedule::Load;
-use crate::tally::{Tally, is_version};
+use crate::tally::Tally;
 use bookinfo_verdict::Summary;
 use bookinfo_verdict::stats::{Interval, Plan, wilson_interval};
 use bookinfo_verdict::{SplitVerifier, Verdict};
 
 /// Identifies the document format.
-pub const SCHEMA: &str = "bookinfo-loadgen/summary/v1";
+pub(crate) const SCHEMA: &str = "bookinfo-loadgen/summary/v1";
 
 /// z for the 95 % Wilson interval of per-version error rates (a report, not a test).
 const ERROR_RATE_Z: f64 = 1.959_963_984_540_054;
@@ -140,7 +140,7 @@ pub struct TimelineReport {
 }
 
 /// What [`RunReport::build`] reads.
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     pub config: &'a RunConfig,
     pub tally: &'a Tally,
     pub scheduled: u64,
@@ -152,7 +152,7 @@ pub struct Inputs<'a> {
 }
 
 impl RunReport {
-    pub fn build(i: Inputs<'_>) -> Self {
+    pub(crate) fn build(i: Inputs<'_>) -> Self {
         let t = i.tally;
         let elapsed = i.elapsed.as_secs_f64();
         let versioned: u64 = t.versions().iter().map(|v| t.count(v)).sum();
@@ -245,15 +245,6 @@ impl RunReport {
                 bins: t.timeline.bins.clone(),
             },
         }
-    }
-
-    /// Share of responses without a version (all non-version outcomes).
-    pub fn unversioned(&self) -> u64 {
-        self.outcomes
-            .iter()
-            .filter(|(k, _)| !is_version(k))
-            .map(|(_, n)| n)
-            .sum()
     }
 }
 

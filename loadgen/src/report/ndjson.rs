@@ -36,7 +36,7 @@ struct Line<'a> {
     epoch: Option<usize>,
 }
 
-pub struct NdjsonWriter {
+pub(crate) struct NdjsonWriter {
     path: PathBuf,
     out: BufWriter<File>,
     error: Option<std::io::Error>,
@@ -48,7 +48,7 @@ fn ms(seconds: f64) -> f64 {
 }
 
 impl NdjsonWriter {
-    pub fn new(path: PathBuf, file: File) -> Self {
+    pub(crate) fn new(path: PathBuf, file: File) -> Self {
         Self {
             path,
             out: BufWriter::new(file),
@@ -56,7 +56,7 @@ impl NdjsonWriter {
         }
     }
 
-    pub fn completed(
+    pub(crate) fn completed(
         &mut self,
         c: &Completed,
         tally: &Tally,
@@ -84,7 +84,7 @@ impl NdjsonWriter {
         self.write(&line);
     }
 
-    pub fn overflow(&mut self, index: u64, intended_seconds: f64) {
+    pub(crate) fn overflow(&mut self, index: u64, intended_seconds: f64) {
         let line = Line {
             index,
             intended_ms: ms(intended_seconds),
@@ -119,7 +119,7 @@ impl NdjsonWriter {
     }
 
     /// Flush; a warning if anything failed.
-    pub fn finish(&mut self) -> Option<String> {
+    pub(crate) fn finish(&mut self) -> Option<String> {
         if self.error.is_none()
             && let Err(e) = self.out.flush()
         {

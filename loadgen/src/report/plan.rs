@@ -1,14 +1,14 @@
 //! The planner printed before a run (spec C.3, C.7 step 1): how many responses the check
 //! needs, how long that takes at this rate, and what the configured limit can detect.
 
-use crate::format::{format_seconds, percent};
-use crate::expect::ExpectedSplit;
 use crate::config::RunConfig;
+use crate::expect::ExpectedSplit;
+use crate::format::{format_seconds, percent};
 use crate::schedule::Load;
 use bookinfo_verdict::stats::{Plan, detectable_deviation};
 
 /// The plan and its printable lines.
-pub fn plan(expected: &ExpectedSplit, config: &RunConfig) -> (Plan, Vec<String>) {
+pub(crate) fn plan(expected: &ExpectedSplit, config: &RunConfig) -> (Plan, Vec<String>) {
     let v = &config.verdict;
     let weights = expected.expectation.versions();
     let plan = Plan::new(weights, v.tolerance, v.alpha, config.power);

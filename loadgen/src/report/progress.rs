@@ -21,7 +21,7 @@ const PLAIN_EVERY: Duration = Duration::from_secs(10);
 const RATE_WINDOW: Duration = Duration::from_secs(5);
 
 /// What one progress line shows.
-pub struct Snapshot<'a> {
+pub(crate) struct Snapshot<'a> {
     pub elapsed: Duration,
     pub scheduled: u64,
     pub in_flight: usize,
@@ -32,7 +32,7 @@ pub struct Snapshot<'a> {
 }
 
 #[derive(Debug)]
-pub struct Console {
+pub(crate) struct Console {
     live: bool,
     quiet: bool,
     line_open: bool,
@@ -41,7 +41,7 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn new(display: Display) -> Self {
+    pub(crate) fn new(display: Display) -> Self {
         let live = display == Display::Auto && std::io::stderr().is_terminal();
         Self {
             live,
@@ -53,20 +53,20 @@ impl Console {
     }
 
     /// A message that always shows (warnings).
-    pub fn warn(&mut self, message: &str) {
+    pub(crate) fn warn(&mut self, message: &str) {
         self.clear_line();
         eprintln!("{message}");
     }
 
     /// Informational lines (the plan, decisions); suppressed by `Quiet`.
-    pub fn info(&mut self, message: &str) {
+    pub(crate) fn info(&mut self, message: &str) {
         if !self.quiet {
             self.clear_line();
             eprintln!("{message}");
         }
     }
 
-    pub fn progress(&mut self, s: &Snapshot<'_>) {
+    pub(crate) fn progress(&mut self, s: &Snapshot<'_>) {
         if self.quiet {
             return;
         }
@@ -92,7 +92,7 @@ impl Console {
     }
 
     /// End the live line so that the summary starts on a fresh line.
-    pub fn end_progress(&mut self) {
+    pub(crate) fn end_progress(&mut self) {
         self.clear_line();
     }
 
@@ -121,7 +121,7 @@ impl Console {
 }
 
 /// `12.3s | sent 24 | v1 7 (29%) v2 17 (71%) | failed 1 | overflow 0, in flight 1 | 2.0/s (target 2.0/s) | RUNNING n=24`
-pub fn progress_line(s: &Snapshot<'_>, rate: Option<f64>) -> String {
+pub(crate) fn progress_line(s: &Snapshot<'_>, rate: Option<f64>) -> String {
     let t = s.tally;
     let versions = t.versions();
     let versioned: u64 = versions.iter().map(|v| t.count(v)).sum();

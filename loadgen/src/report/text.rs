@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use super::json::RunReport;
+use crate::config::EndReason;
 use crate::format::{format_seconds, percent};
 use crate::latency::LatencySummary;
-use crate::config::EndReason;
 
 fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))

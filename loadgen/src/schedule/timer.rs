@@ -25,7 +25,7 @@ struct Shared {
     fired: Notify,
 }
 
-pub struct PreciseTimer {
+pub(crate) struct PreciseTimer {
     shared: Arc<Shared>,
     /// The deadline last armed, so an unchanged one costs no lock.
     armed: Option<Instant>,
@@ -33,7 +33,7 @@ pub struct PreciseTimer {
 }
 
 impl PreciseTimer {
-    pub fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         let shared = Arc::new(Shared::default());
         let inner = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -47,7 +47,7 @@ impl PreciseTimer {
     }
 
     /// Fire at `deadline` (replacing any earlier one); `None` disarms.
-    pub fn arm(&mut self, deadline: Option<Instant>) {
+    pub(crate) fn arm(&mut self, deadline: Option<Instant>) {
         if self.armed == deadline {
             return;
         }
@@ -64,7 +64,7 @@ impl PreciseTimer {
 
     /// Completes when an armed deadline has passed (possibly spuriously: the caller
     /// checks the time itself).
-    pub async fn fired(&self) {
+    pub(crate) async fn fired(&self) {
         self.shared.fired.notified().await;
     }
 }

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 /// How the stub answers `/productpage`.
 #[derive(Debug, Clone)]
-pub struct StubOptions {
+pub(crate) struct StubOptions {
     /// Versions and integer weights, e.g. `[("v1", 30), ("v2", 70)]`.
     pub weights: Vec<(&'static str, u32)>,
     pub seed: u64,
@@ -33,7 +33,7 @@ pub struct StubOptions {
 }
 
 impl StubOptions {
-    pub fn weighted(weights: &[(&'static str, u32)]) -> Self {
+    pub(crate) fn weighted(weights: &[(&'static str, u32)]) -> Self {
         Self {
             weights: weights.to_vec(),
             seed: 20_261_126,
@@ -52,28 +52,28 @@ struct Stub {
 }
 
 /// A running stub.
-pub struct StubServer {
+pub(crate) struct StubServer {
     pub addr: SocketAddr,
     stub: Arc<Stub>,
 }
 
 impl StubServer {
-    pub fn url(&self, path: &str) -> reqwest::Url {
+    pub(crate) fn url(&self, path: &str) -> reqwest::Url {
         let text = format!("http://{}{path}", self.addr);
         reqwest::Url::parse(&text).expect("stub URL")
     }
 
     /// Distinct client connections seen (by peer address).
-    pub fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.stub.peers.lock().map(|p| p.len()).unwrap_or(0)
     }
 
-    pub fn hits(&self) -> u64 {
+    pub(crate) fn hits(&self) -> u64 {
         self.stub.hits.load(Ordering::SeqCst)
     }
 }
 
-pub async fn spawn_stub(options: StubOptions) -> StubServer {
+pub(crate) async fn spawn_stub(options: StubOptions) -> StubServer {
     let stub = Arc::new(Stub {
         rng: Mutex::new(StdRng::seed_from_u64(options.seed)),
         options,
@@ -96,7 +96,7 @@ pub async fn spawn_stub(options: StubOptions) -> StubServer {
 }
 
 /// An address where nothing listens (bound, then released).
-pub async fn closed_port() -> SocketAddr {
+pub(crate) async fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     listener.local_addr().expect("addr")
 }
@@ -194,7 +194,7 @@ async fn sorry() -> &'static str {
 }
 
 /// A quiet, fast run against `url`: 1,000 req/s, at most `requests`.
-pub fn fast_config(url: reqwest::Url, requests: u64) -> RunConfig {
+pub(crate) fn fast_config(url: reqwest::Url, requests: u64) -> RunConfig {
     let mut c = RunConfig::new(url);
     c.load = Load::Open {
         interval: Duration::from_millis(1),
@@ -210,14 +210,14 @@ pub fn fast_config(url: reqwest::Url, requests: u64) -> RunConfig {
 
 /// Expect `split` with a 10-point tolerance and α = 0.01, so a decision comes within
 /// about a thousand responses.
-pub fn expect(c: &mut RunConfig, split: &str) {
+pub(crate) fn expect(c: &mut RunConfig, split: &str) {
     c.expected = Some(parse_expect(split).expect("valid split"));
     c.verdict.tolerance = 0.10;
     c.verdict.alpha = 0.01;
 }
 
 /// A fresh path in the temp dir (removed first).
-pub fn temp_path(name: &str) -> PathBuf {
+pub(crate) fn temp_path(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("loadgen-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     path

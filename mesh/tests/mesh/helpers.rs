@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use bookinfo_mesh::plane::{Instance, Plane, host_router};
 use bookinfo_routing::load::load_str;
 
-pub async fn serve(router: Router) -> SocketAddr {
+pub(crate) async fn serve(router: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -19,14 +19,14 @@ pub async fn serve(router: Router) -> SocketAddr {
 
 /// What a stub upstream saw.
 #[derive(Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub count: AtomicUsize,
     pub hosts: Mutex<Vec<String>>,
 }
 
 /// A stub instance answering its version; the first `fail_first` requests
 /// get 503, and each answer waits `delay`.
-pub async fn stub(
+pub(crate) async fn stub(
     version: &'static str,
     fail_first: usize,
     delay: Duration,
@@ -51,7 +51,7 @@ pub async fn stub(
     (serve(router).await, seen)
 }
 
-pub fn instance(app: &str, version: &str, addr: SocketAddr) -> Instance {
+pub(crate) fn instance(app: &str, version: &str, addr: SocketAddr) -> Instance {
     Instance {
         app: app.to_owned(),
         labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
@@ -59,7 +59,7 @@ pub fn instance(app: &str, version: &str, addr: SocketAddr) -> Instance {
     }
 }
 
-pub const REVIEWS_SUBSETS: &str = "
+pub(crate) const REVIEWS_SUBSETS: &str = "
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata:
@@ -77,7 +77,7 @@ spec:
 
 /// A plane over `instances` with `yaml` (plus the reviews subsets) applied,
 /// and its reviews proxy listening.
-pub async fn plane_with(instances: Vec<Instance>, yaml: &str) -> (Arc<Plane>, SocketAddr) {
+pub(crate) async fn plane_with(instances: Vec<Instance>, yaml: &str) -> (Arc<Plane>, SocketAddr) {
     let plane = Plane::new(instances);
     let mut objects = load_str("subsets", REVIEWS_SUBSETS).unwrap().objects;
     objects.extend(load_str("test", yaml).unwrap().objects);
@@ -86,7 +86,7 @@ pub async fn plane_with(instances: Vec<Instance>, yaml: &str) -> (Arc<Plane>, So
     (plane, addr)
 }
 
-pub async fn get(addr: SocketAddr, headers: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn get(addr: SocketAddr, headers: &[(&str, &str)]) -> (u16, String) {
     let mut request = reqwest::Client::new().get(format!("http://{addr}/reviews/0"));
     for (name, value) in headers {
         request = request.header(*name, *value);

@@ -3,7 +3,7 @@
 //! `0` for octal, and single `_` between digits. Values beyond i64 are
 //! refused (Ruby would take any size).
 
-pub fn parse(text: &str) -> Option<i64> {
+pub(crate) fn parse(text: &str) -> Option<i64> {
     let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
     let (negative, rest) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),

@@ -63,7 +63,7 @@ const fn etag_str(bytes: &'static [u8; 18]) -> &'static str {
     }
 }
 
-pub async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Result<Response, Error> {
+pub(crate) async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Result<Response, Error> {
     let asset = ASSETS
         .iter()
         .find(|asset| asset.name == name)

@@ -38,8 +38,8 @@ pub enum Error {
     Render(#[from] askama::Error),
 }
 
-pub const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
-pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
+pub(crate) const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 fn json(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, JSON)], body).into_response()

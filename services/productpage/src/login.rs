@@ -17,9 +17,9 @@ use crate::session::{self, BadUser};
 
 /// Where a login or logout sends the browser when the referrer is missing
 /// or not ours.
-pub const DEFAULT_TARGET: &str = "/productpage";
+pub(crate) const DEFAULT_TARGET: &str = "/productpage";
 
-pub async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -64,7 +64,7 @@ pub async fn login(
     Ok(redirect(&headers, Some(cookie)))
 }
 
-pub async fn logout(headers: HeaderMap) -> Response {
+pub(crate) async fn logout(headers: HeaderMap) -> Response {
     let had_session = session::session_cookies(&headers).next().is_some();
     redirect(&headers, had_session.then(session::clear_cookie))
 }
@@ -89,7 +89,7 @@ fn redirect(request: &HeaderMap, cookie: Option<String>) -> Response {
 /// The path of the `Referer` when it is a page of this site (same host, or
 /// already a bare path), otherwise [`DEFAULT_TARGET`]. Never an absolute
 /// URL, so never an open redirect.
-pub fn redirect_target(headers: &HeaderMap) -> String {
+pub(crate) fn redirect_target(headers: &HeaderMap) -> String {
     let text = |name| {
         headers
             .get(name)
@@ -151,7 +151,7 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// The first value of `name` in an `application/x-www-form-urlencoded`
 /// text. Every pair must decode (valid escapes, UTF-8), or the whole text
 /// is refused.
-pub fn form_field(text: &[u8], name: &str) -> Result<Option<String>, ()> {
+pub(crate) fn form_field(text: &[u8], name: &str) -> Result<Option<String>, ()> {
     let mut found = None;
     for pair in text.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut halves = pair.splitn(2, |b| *b == b'=');

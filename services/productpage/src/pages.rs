@@ -10,29 +10,29 @@ use serde_json::Value;
 use crate::config::Markers;
 
 /// The only product upstream knows; the page always asks for id 0.
-pub struct Product {
+pub(crate) struct Product {
     pub id: u32,
     pub title: &'static str,
     /// Our own constant, so it is trusted HTML.
     pub description_html: &'static str,
 }
 
-pub const PRODUCT: Product = Product {
+pub(crate) const PRODUCT: Product = Product {
     id: 0,
     title: "The Comedy of Errors",
     description_html: "<a href=\"https://en.wikipedia.org/wiki/The_Comedy_of_Errors\">Wikipedia Summary</a>: The Comedy of Errors is one of <b>William Shakespeare's</b> early plays. It is his shortest and one of his most farcical comedies, with a major part of the humour coming from slapstick and mistaken identity, in addition to puns and word play.",
 };
 
 /// The page's id as the backends see it.
-pub const PRODUCT_ID: &str = "0";
+pub(crate) const PRODUCT_ID: &str = "0";
 
 /// Most stars drawn for one review: a rating is out of five, and a backend
 /// must not make us render an unbounded number of elements.
-pub const MAX_STARS: usize = 5;
+pub(crate) const MAX_STARS: usize = 5;
 
 #[derive(Template)]
 #[template(path = "productpage.html")]
-pub struct ProductPage<'a> {
+pub(crate) struct ProductPage<'a> {
     pub legacy: bool,
     pub user: Option<&'a str>,
     pub title: &'static str,
@@ -44,7 +44,7 @@ pub struct ProductPage<'a> {
 }
 
 impl<'a> ProductPage<'a> {
-    pub fn new(markers: Markers, user: Option<&'a str>) -> Self {
+    pub(crate) fn new(markers: Markers, user: Option<&'a str>) -> Self {
         Self {
             legacy: markers == Markers::Legacy,
             user,
@@ -56,21 +56,21 @@ impl<'a> ProductPage<'a> {
     }
 }
 
-pub struct ReviewsView {
+pub(crate) struct ReviewsView {
     pub podname: String,
     /// Shown unless absent or the literal `null` reviews sends when unset.
     pub cluster: Option<String>,
     pub items: Vec<ReviewView>,
 }
 
-pub struct ReviewView {
+pub(crate) struct ReviewView {
     pub reviewer: String,
     pub text: String,
     pub stars: Option<StarsView>,
     pub rating_error: Option<String>,
 }
 
-pub struct StarsView {
+pub(crate) struct StarsView {
     pub full: usize,
     pub empty: usize,
     pub color: String,
@@ -78,7 +78,7 @@ pub struct StarsView {
 
 #[derive(Template)]
 #[template(path = "index.html")]
-pub struct IndexPage<'a> {
+pub(crate) struct IndexPage<'a> {
     pub details_url: &'a str,
     pub reviews_url: &'a str,
     pub ratings_url: &'a str,
@@ -86,7 +86,7 @@ pub struct IndexPage<'a> {
 
 /// The rows of the details table, from a details body; `None` if the body is
 /// not a JSON object.
-pub fn details_rows(body: &[u8]) -> Option<Vec<(&'static str, String)>> {
+pub(crate) fn details_rows(body: &[u8]) -> Option<Vec<(&'static str, String)>> {
     const FIELDS: [(&str, &str); 8] = [
         ("Author", "author"),
         ("Year", "year"),
@@ -116,7 +116,7 @@ pub fn details_rows(body: &[u8]) -> Option<Vec<(&'static str, String)>> {
 }
 
 /// What the page shows of a reviews body; `None` if it is not reviews JSON.
-pub fn reviews_view(body: &[u8]) -> Option<ReviewsView> {
+pub(crate) fn reviews_view(body: &[u8]) -> Option<ReviewsView> {
     let reviews: ProductReviews = serde_json::from_slice(body).ok()?;
     let items = reviews
         .reviews
@@ -164,7 +164,7 @@ fn star_color(color: &str) -> String {
     }
 }
 
-pub const NOT_FOUND: &str = "<!doctype html>
+pub(crate) const NOT_FOUND: &str = "<!doctype html>
 <html lang=\"en\">
 <meta charset=\"utf-8\">
 <title>404 Not Found</title>
@@ -172,7 +172,7 @@ pub const NOT_FOUND: &str = "<!doctype html>
 <p>Nothing lives at this address. The book is at <a href=\"/productpage\">/productpage</a>.</p>
 ";
 
-pub const METHOD_NOT_ALLOWED: &str = "<!doctype html>
+pub(crate) const METHOD_NOT_ALLOWED: &str = "<!doctype html>
 <html lang=\"en\">
 <meta charset=\"utf-8\">
 <title>405 Method Not Allowed</title>
@@ -181,7 +181,7 @@ pub const METHOD_NOT_ALLOWED: &str = "<!doctype html>
 ";
 
 /// The body of a redirect, for clients that do not follow `Location`.
-pub fn redirect_body(location: &str) -> String {
+pub(crate) fn redirect_body(location: &str) -> String {
     let location = askama::filters::escape(location, askama::filters::Html)
         .map(|escaped| escaped.to_string())
         .unwrap_or_default();

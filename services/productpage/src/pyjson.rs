@@ -62,7 +62,7 @@ impl Formatter for PythonFormatter {
 }
 
 /// `value` as upstream's productpage would serialise it.
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
+pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
     let mut out = Vec::with_capacity(256);
     let mut serializer = Serializer::with_formatter(&mut out, PythonFormatter);
     if value.serialize(&mut serializer).is_err() {
@@ -73,7 +73,7 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
 }
 
 /// `{"error": "<message>"}`.
-pub fn error_body(message: &str) -> String {
+pub(crate) fn error_body(message: &str) -> String {
     to_string(&serde_json::json!({ "error": message }))
 }
 

@@ -25,9 +25,9 @@ use bookinfo_api::contract::REVIEWS_VERSION_HEADER;
 use crate::{AppState, assets, login, pyjson};
 
 /// Longest product id passed on to a backend, in bytes.
-pub const MAX_ID_LEN: usize = 128;
+pub(crate) const MAX_ID_LEN: usize = 128;
 
-pub fn routes(state: AppState) -> Router {
+pub(crate) fn routes(state: AppState) -> Router {
     // Routes that read the session vary with the cookie.
     let with_session = Router::new()
         .route("/productpage", get_route(productpage))
@@ -239,7 +239,7 @@ async fn proxy(
 /// verbatim; we percent-encode everything but unreserved characters, so an
 /// id can never add segments, a query or a fragment, and refuse dot
 /// segments and oversized ids.
-pub fn product_id(raw: &str) -> Result<String, &'static str> {
+pub(crate) fn product_id(raw: &str) -> Result<String, &'static str> {
     if raw.len() > MAX_ID_LEN {
         return Err("longer than 128 bytes");
     }

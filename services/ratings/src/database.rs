@@ -20,14 +20,14 @@ pub struct MysqlConfig {
     pub password: String,
 }
 
-pub struct Database {
+pub(crate) struct Database {
     pool: mysql_async::Pool,
 }
 
 impl Database {
     /// Connects lazily: the service starts even when the database is not up
     /// yet, and answers 500 until it is.
-    pub fn new(config: MysqlConfig) -> Self {
+    pub(crate) fn new(config: MysqlConfig) -> Self {
         let opts = mysql_async::OptsBuilder::default()
             .ip_or_hostname(config.host)
             .tcp_port(config.port)
@@ -40,7 +40,7 @@ impl Database {
         }
     }
 
-    pub async fn ratings(&self) -> Result<Map<String, Value>, RatingsError> {
+    pub(crate) async fn ratings(&self) -> Result<Map<String, Value>, RatingsError> {
         let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, self.pool.get_conn())
             .await
             .map_err(|_| RatingsError::DbConnect("timed out".into()))?

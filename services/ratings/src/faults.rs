@@ -4,13 +4,13 @@
 use std::time::{Duration, Instant};
 
 /// `v-delayed` answers after this long, half of the time.
-pub const DELAY: Duration = Duration::from_millis(7_000);
+pub(crate) const DELAY: Duration = Duration::from_millis(7_000);
 /// `v-unavailable` flips between available and not every minute.
-pub const UNAVAILABLE_PERIOD: Duration = Duration::from_secs(60);
+pub(crate) const UNAVAILABLE_PERIOD: Duration = Duration::from_secs(60);
 /// `v-unhealthy` flips between healthy and not every 15 minutes.
-pub const UNHEALTHY_PERIOD: Duration = Duration::from_secs(900);
+pub(crate) const UNHEALTHY_PERIOD: Duration = Duration::from_secs(900);
 /// `v-faulty` fails and `v-delayed` delays when a roll is at most this.
-pub const FAULT_PROBABILITY: f64 = 0.5;
+pub(crate) const FAULT_PROBABILITY: f64 = 0.5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {

@@ -13,7 +13,7 @@ use crate::{AppState, RatingsError};
 /// process without limit.
 const MAX_STORED_PRODUCTS: usize = 10_000;
 
-pub fn routes(state: AppState) -> Router {
+pub(crate) fn routes(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         // Upstream matches the prefix `/ratings/` and takes the last path

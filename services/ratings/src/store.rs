@@ -7,11 +7,11 @@ use std::sync::Mutex;
 use serde_json::{Map, Value, json};
 
 #[derive(Default)]
-pub struct Store {
+pub(crate) struct Store {
     posted: Mutex<HashMap<i64, Map<String, Value>>>,
 }
 
-pub fn default_ratings() -> Map<String, Value> {
+pub(crate) fn default_ratings() -> Map<String, Value> {
     let mut ratings = Map::new();
     ratings.insert("Reviewer1".into(), json!(5));
     ratings.insert("Reviewer2".into(), json!(4));
@@ -19,14 +19,14 @@ pub fn default_ratings() -> Map<String, Value> {
 }
 
 impl Store {
-    pub fn get(&self, id: i64) -> Map<String, Value> {
+    pub(crate) fn get(&self, id: i64) -> Map<String, Value> {
         self.lock()
             .get(&id)
             .cloned()
             .unwrap_or_else(default_ratings)
     }
 
-    pub fn put(&self, id: i64, ratings: Map<String, Value>) {
+    pub(crate) fn put(&self, id: i64, ratings: Map<String, Value>) {
         self.lock().insert(id, ratings);
     }
 
@@ -38,11 +38,11 @@ impl Store {
 }
 
 impl Store {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
-    pub fn contains(&self, id: i64) -> bool {
+    pub(crate) fn contains(&self, id: i64) -> bool {
         self.lock().contains_key(&id)
     }
 }

@@ -1,12 +1,15 @@
 use bookinfo_details::AppState;
 
-pub use bookinfo_support::testing::{Running, serve as serve_router};
+pub(crate) use bookinfo_support::testing::{Running, serve as serve_router};
 
-pub async fn details(state: AppState) -> Running {
+pub(crate) async fn details(state: AppState) -> Running {
     bookinfo_support::testing::start(state).await
 }
 
-pub async fn send(method: reqwest::Method, url: &str) -> (u16, String, reqwest::header::HeaderMap) {
+pub(crate) async fn send(
+    method: reqwest::Method,
+    url: &str,
+) -> (u16, String, reqwest::header::HeaderMap) {
     let response = reqwest::Client::new()
         .request(method, url)
         .send()
@@ -17,6 +20,6 @@ pub async fn send(method: reqwest::Method, url: &str) -> (u16, String, reqwest::
     (status, response.text().await.unwrap(), headers)
 }
 
-pub async fn get(url: &str) -> (u16, String, reqwest::header::HeaderMap) {
+pub(crate) async fn get(url: &str) -> (u16, String, reqwest::header::HeaderMap) {
     send(reqwest::Method::GET, url).await
 }

@@ -13,30 +13,30 @@ use bookinfo_support::launch::app;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-pub const SECRET: &str = "test-secret";
+pub(crate) const SECRET: &str = "test-secret";
 
-pub const DETAILS_V1: &str = r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#;
-pub const RATINGS: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
+pub(crate) const DETAILS_V1: &str = r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#;
+pub(crate) const RATINGS: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
 
 /// A reviews body as upstream reviews concatenates it.
-pub fn reviews_body(pod: &str, cluster: &str, r1: &str, r2: &str) -> String {
+pub(crate) fn reviews_body(pod: &str, cluster: &str, r1: &str, r2: &str) -> String {
     format!(
         r#"{{"id": "0","podname": "{pod}","clustername": "{cluster}","reviews": [{{  "reviewer": "Reviewer1",  "text": "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!"{r1}}},{{  "reviewer": "Reviewer2",  "text": "Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare."{r2}}}]}}"#
     )
 }
 
-pub fn stars(n: u8, color: &str) -> String {
+pub(crate) fn stars(n: u8, color: &str) -> String {
     format!(r#", "rating": {{"stars": {n}, "color": "{color}"}}"#)
 }
 
-pub const RATING_ERROR: &str =
+pub(crate) const RATING_ERROR: &str =
     r#", "rating": {"error": "Ratings service is currently unavailable"}"#;
 
-pub fn reviews_v1() -> Canned {
+pub(crate) fn reviews_v1() -> Canned {
     Canned::ok(reviews_body("reviews-v1-5b4f8d7c9-x2x7k", "null", "", "")).version("reviews-v1")
 }
 
-pub fn reviews_v2() -> Canned {
+pub(crate) fn reviews_v2() -> Canned {
     Canned::ok(reviews_body(
         "reviews-v2-6c5d9f8b7-k8s9p",
         "null",
@@ -46,7 +46,7 @@ pub fn reviews_v2() -> Canned {
     .version("reviews-v2")
 }
 
-pub fn reviews_v3() -> Canned {
+pub(crate) fn reviews_v3() -> Canned {
     Canned::ok(reviews_body(
         "reviews-v3-7d6e0a9c8-m4n5q",
         "null",
@@ -56,7 +56,7 @@ pub fn reviews_v3() -> Canned {
     .version("reviews-v3")
 }
 
-pub fn reviews_ratings_down() -> Canned {
+pub(crate) fn reviews_ratings_down() -> Canned {
     Canned::ok(reviews_body(
         "reviews-v2-6c5d9f8b7-k8s9p",
         "null",
@@ -68,7 +68,7 @@ pub fn reviews_ratings_down() -> Canned {
 
 /// What a stub answers.
 #[derive(Clone, Debug)]
-pub struct Canned {
+pub(crate) struct Canned {
     pub status: u16,
     pub body: String,
     pub version: Option<String>,
@@ -76,11 +76,11 @@ pub struct Canned {
 }
 
 impl Canned {
-    pub fn ok(body: impl Into<String>) -> Self {
+    pub(crate) fn ok(body: impl Into<String>) -> Self {
         Self::status(200, body)
     }
 
-    pub fn status(status: u16, body: impl Into<String>) -> Self {
+    pub(crate) fn status(status: u16, body: impl Into<String>) -> Self {
         Self {
             status,
             body: body.into(),
@@ -89,12 +89,12 @@ impl Canned {
         }
     }
 
-    pub fn version(mut self, version: &str) -> Self {
+    pub(crate) fn version(mut self, version: &str) -> Self {
         self.version = Some(version.to_owned());
         self
     }
 
-    pub fn delay(mut self, delay: Duration) -> Self {
+    pub(crate) fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
     }
@@ -102,7 +102,7 @@ impl Canned {
 
 /// One request a stub received.
 #[derive(Clone, Debug)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// Path and query exactly as they arrived.
     pub target: String,
     pub headers: HeaderMap,
@@ -110,14 +110,14 @@ pub struct Seen {
 }
 
 #[derive(Clone)]
-pub struct Stub {
+pub(crate) struct Stub {
     pub port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
     canned: Arc<Mutex<Canned>>,
 }
 
 impl Stub {
-    pub async fn start(canned: Canned) -> Self {
+    pub(crate) async fn start(canned: Canned) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let stub = Self {
@@ -161,19 +161,19 @@ impl Stub {
         response
     }
 
-    pub fn set(&self, canned: Canned) {
+    pub(crate) fn set(&self, canned: Canned) {
         *self.canned.lock().unwrap() = canned;
     }
 
-    pub fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 
-    pub fn calls(&self) -> usize {
+    pub(crate) fn calls(&self) -> usize {
         self.seen.lock().unwrap().len()
     }
 
-    pub fn last_header(&self, name: &str) -> Option<String> {
+    pub(crate) fn last_header(&self, name: &str) -> Option<String> {
         self.seen().last().and_then(|seen| {
             seen.headers
                 .get(name)
@@ -183,28 +183,28 @@ impl Stub {
 }
 
 /// A port on which nothing listens.
-pub async fn dead_port() -> u16 {
+pub(crate) async fn dead_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
 }
 
 /// Where productpage's three backends are.
 #[derive(Clone, Copy, Debug)]
-pub struct Ports {
+pub(crate) struct Ports {
     pub details: u16,
     pub reviews: u16,
     pub ratings: u16,
 }
 
 /// Healthy stubs for all three backends, reviews answering as `reviews`.
-pub struct World {
+pub(crate) struct World {
     pub details: Stub,
     pub reviews: Stub,
     pub ratings: Stub,
 }
 
 impl World {
-    pub async fn start(reviews: Canned) -> Self {
+    pub(crate) async fn start(reviews: Canned) -> Self {
         Self {
             details: Stub::start(Canned::ok(DETAILS_V1)).await,
             reviews: Stub::start(reviews).await,
@@ -212,7 +212,7 @@ impl World {
         }
     }
 
-    pub fn ports(&self) -> Ports {
+    pub(crate) fn ports(&self) -> Ports {
         Ports {
             details: self.details.port,
             reviews: self.reviews.port,
@@ -221,7 +221,7 @@ impl World {
     }
 }
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
 }
@@ -229,7 +229,7 @@ pub struct TestApp {
 impl TestApp {
     /// productpage on 127.0.0.1:0 against `ports`, with `extra` command-line
     /// arguments and `tweak` applied to the settings.
-    pub async fn spawn_with(
+    pub(crate) async fn spawn_with(
         ports: Ports,
         extra: &[&str],
         tweak: impl FnOnce(&mut Settings),
@@ -269,20 +269,20 @@ impl TestApp {
         Self { base, client }
     }
 
-    pub async fn spawn(ports: Ports) -> Self {
+    pub(crate) async fn spawn(ports: Ports) -> Self {
         Self::spawn_with(ports, &[], |_| {}).await
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
     /// `(status, body)` of the product page, with `cookie` if given.
-    pub async fn page(&self, cookie: Option<&str>) -> (u16, String) {
+    pub(crate) async fn page(&self, cookie: Option<&str>) -> (u16, String) {
         let mut request = self.client.get(self.url("/productpage"));
         if let Some(cookie) = cookie {
             request = request.header("cookie", cookie);
@@ -293,7 +293,7 @@ impl TestApp {
     }
 
     /// Logs in as `user` and returns the `name=value` of the session cookie.
-    pub async fn login(&self, user: &str) -> String {
+    pub(crate) async fn login(&self, user: &str) -> String {
         let response = self
             .client
             .post(self.url("/login"))
@@ -308,13 +308,13 @@ impl TestApp {
     }
 }
 
-pub fn count(haystack: &str, needle: &str) -> usize {
+pub(crate) fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
 
 /// Sends `GET {target}` exactly as written (no client-side path
 /// normalisation) and returns the status and the raw response.
-pub async fn raw_get(base: &str, target: &str) -> (u16, String) {
+pub(crate) async fn raw_get(base: &str, target: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();

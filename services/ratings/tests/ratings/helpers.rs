@@ -4,24 +4,24 @@ use std::time::Duration;
 
 use bookinfo_ratings::{AppState, Chance, Clock, Mode, StateBuilder};
 
-pub use bookinfo_support::testing::Running as Server;
+pub(crate) use bookinfo_support::testing::Running as Server;
 
-pub async fn start(state: AppState) -> Server {
+pub(crate) async fn start(state: AppState) -> Server {
     bookinfo_support::testing::start(state).await
 }
 
-pub async fn mode(mode: &str) -> Server {
+pub(crate) async fn mode(mode: &str) -> Server {
     start(StateBuilder::new(Mode::from_service_version(mode)).build()).await
 }
 
-pub async fn get(url: &str) -> (u16, String, reqwest::header::HeaderMap) {
+pub(crate) async fn get(url: &str) -> (u16, String, reqwest::header::HeaderMap) {
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     (status, response.text().await.unwrap(), headers)
 }
 
-pub async fn post(url: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
+pub(crate) async fn post(url: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
     let response = reqwest::Client::new()
         .post(url)
         .body(body)
@@ -33,7 +33,7 @@ pub async fn post(url: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
 }
 
 /// Rolls taken from a script, so a test decides each draw.
-pub struct ScriptedChance(pub Mutex<Vec<f64>>);
+pub(crate) struct ScriptedChance(pub Mutex<Vec<f64>>);
 
 impl Chance for ScriptedChance {
     fn roll(&self) -> f64 {
@@ -43,10 +43,10 @@ impl Chance for ScriptedChance {
 
 /// A clock a test moves by hand (milliseconds since start).
 #[derive(Default)]
-pub struct ManualClock(pub AtomicU64);
+pub(crate) struct ManualClock(pub AtomicU64);
 
 impl ManualClock {
-    pub fn set(&self, elapsed: Duration) {
+    pub(crate) fn set(&self, elapsed: Duration) {
         self.0.store(elapsed.as_millis() as u64, Ordering::SeqCst);
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct MariaDb {
+pub(crate) struct MariaDb {
     pub port: u16,
     dir: PathBuf,
     child: Child,
@@ -27,7 +27,7 @@ fn free_port() -> u16 {
 }
 
 impl MariaDb {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = std::env::temp_dir().join(format!(
             "bookinfo-mariadb-{}-{}",
             std::process::id(),
@@ -77,7 +77,7 @@ impl MariaDb {
     }
 
     /// Runs SQL as root over the socket.
-    pub fn sql(&self, statements: &str) -> Result<(), String> {
+    pub(crate) fn sql(&self, statements: &str) -> Result<(), String> {
         let output = Command::new(program("mariadb"))
             .args(["--no-defaults", "-uroot"])
             .arg(format!("--socket={}", self.dir.join("sock").display()))

@@ -8,14 +8,14 @@ use axum::routing::get;
 use bookinfo_api::Backend;
 use bookinfo_reviews::AppState;
 
-pub use bookinfo_support::testing::{Running, serve as serve_router};
+pub(crate) use bookinfo_support::testing::{Running, serve as serve_router};
 
-pub async fn reviews(state: AppState) -> Running {
+pub(crate) async fn reviews(state: AppState) -> Running {
     bookinfo_support::testing::start(state).await
 }
 
 /// reviews of `version` calling ratings at `ratings` (None: v1).
-pub async fn reviews_for(
+pub(crate) async fn reviews_for(
     version: &str,
     color: &str,
     ratings: Option<&Running>,
@@ -34,7 +34,7 @@ pub async fn reviews_for(
 
 /// A stub ratings answering `status` and `body`, after `delay`, recording
 /// the headers of each request.
-pub async fn stub_ratings(
+pub(crate) async fn stub_ratings(
     status: u16,
     body: &'static str,
     delay: Duration,
@@ -60,7 +60,7 @@ pub async fn stub_ratings(
     (serve_router(router).await, seen)
 }
 
-pub async fn get_text(url: &str) -> (u16, String, reqwest::header::HeaderMap) {
+pub(crate) async fn get_text(url: &str) -> (u16, String, reqwest::header::HeaderMap) {
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
