@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use bookinfo_api::contract::LISTENING;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
@@ -78,24 +81,47 @@ pub struct Up {
     stop: watch::Sender<bool>,
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+/// Longest a service may take from spawn to listening.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// The line a service prints once it listens (`bookinfo_support::launch::LISTENING`);
+/// anything longer is not it.
+const MAX_REPORT_LINE: usize = 256;
 
-async fn wait_listening(addr: SocketAddr, name: &str, child: &mut Child) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Ok(());
+/// Waits for the child's `listening on ADDR` line on stdout and returns ADDR,
+/// then keeps draining its stdout so the child never blocks on a full pipe.
+async fn wait_listening(name: &str, child: &mut Child) -> Result<SocketAddr, String> {
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| format!("{name}: no stdout to read its address from"))?;
+    let mut reader = BufReader::new(stdout);
+    let read = async {
+        loop {
+            let mut line = String::new();
+            let read = (&mut reader)
+                .take(MAX_REPORT_LINE as u64)
+                .read_line(&mut line)
+                .await
+                .map_err(|e| e.to_string())?;
+            if read == 0 {
+                return Err("exited during start-up".to_owned());
+            }
+            if let Some(addr) = line.trim_end().strip_prefix(LISTENING) {
+                let addr = addr.trim();
+                return addr
+                    .parse::<SocketAddr>()
+                    .map_err(|_| format!("reported `{addr}`, which is not an address"));
+            }
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("{name} exited during start-up ({status})"));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Err(format!("{name} did not listen on {addr} within 20 s"))
+    };
+    let addr = tokio::time::timeout(START_TIMEOUT, read)
+        .await
+        .map_err(|_| format!("{name} did not listen within {START_TIMEOUT:?}"))?
+        .map_err(|e| format!("{name}: {e}"))?;
+    tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut reader, &mut tokio::io::sink()).await;
+    });
+    Ok(addr)
 }
 
 async fn serve(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
@@ -146,12 +172,11 @@ impl Up {
         let mut instances = Vec::new();
         let mut children = Vec::new();
         for (name, app, version, env) in WORKLOADS {
-            let port = free_port().map_err(|e| io("no free port", e))?;
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let mut command = Command::new(&config.program);
             command
                 .args(["service", app])
-                .env("LISTEN_ADDR", addr.to_string())
+                .env("LISTEN_ADDR", "127.0.0.1:0")
+                .stdout(Stdio::piped())
                 .env("HOSTNAME", format!("{name}-local"))
                 .env("RUST_LOG", &config.service_log)
                 .env("SESSION_SECRET", &session_secret)
@@ -161,7 +186,7 @@ impl Up {
             let mut child = command
                 .spawn()
                 .map_err(|e| io(&format!("cannot start {name}"), e))?;
-            wait_listening(addr, name, &mut child).await?;
+            let addr = wait_listening(name, &mut child).await?;
             children.push((name.to_owned(), child));
             instances.push(Instance {
                 app: app.to_owned(),
@@ -217,11 +242,12 @@ impl Up {
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         for (_, child) in &mut self.children {
-            if let Some(pid) = child.id() {
-                // SIGTERM first so services drain; kill whatever lingers.
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
+            // SIGTERM first so services drain; kill whatever lingers.
+            if let Some(pid) = child
+                .id()
+                .and_then(|id| rustix::process::Pid::from_raw(i32::try_from(id).ok()?))
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
             }
         }
         for (name, child) in &mut self.children {

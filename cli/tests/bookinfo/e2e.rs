@@ -372,13 +372,12 @@ async fn bookinfo_up_serves_until_sigterm_and_then_stops_every_process() {
         6,
         "six service processes: {children}"
     );
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let raw: i32 = pid.parse().unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(raw).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
     for service in children.split_whitespace() {

@@ -24,3 +24,7 @@ pub const RATINGS_API_UNAVAILABLE: &str =
     "Sorry, product ratings are currently unavailable for this book.";
 /// What reviews v2/v3 put in place of the stars when ratings failed, once per review.
 pub const RATINGS_UNAVAILABLE: &str = "Ratings service is currently unavailable";
+
+/// What a service prints on stdout, followed by the address it bound, once
+/// it accepts connections (a launcher given port 0 learns the port from it).
+pub const LISTENING: &str = "listening on";

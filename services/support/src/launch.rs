@@ -106,7 +106,12 @@ pub async fn main<P: Program>(args: impl IntoIterator<Item = String>) -> ExitCod
             );
         }
     };
-    tracing::info!(service = P::NAME, addr = %listen.listen, "listening");
+    // The address actually bound, on stdout: with port 0 the kernel picks
+    // it, and a launcher (`bookinfo up`) learns it from this line instead of
+    // handing out a port that was free a moment before.
+    let bound = listener.local_addr().unwrap_or(listen.listen);
+    println!("{} {bound}", bookinfo_api::contract::LISTENING);
+    tracing::info!(service = P::NAME, addr = %bound, "listening");
     let served = run(listener, state, shutdown_signal(), listen.drain).await;
     telemetry.shutdown().await;
     match served {
