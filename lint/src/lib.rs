@@ -2,11 +2,24 @@
 //! `istioctl analyze` for this tree: subsets exist and select pods, hosts
 //! and backends are Services, weights state percentages, ports agree,
 //! images are consistent, and every Bookinfo workload is hardened.
+//!
+//! Routing objects are read by the routing crate, document by document, and
+//! every VirtualService and HTTPRoute is compiled by its routing table, so
+//! a file that `bookinfo up` would refuse (an unknown field, a bad regex or
+//! duration, a negative weight) is an error here too, with the same words.
+//! Services and Deployments are read into the few typed fields checked.
+
+mod kube;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde_norway::Value;
+use bookinfo_routing::load::{Document, Object, read_document};
+use bookinfo_routing::model::Destination;
+use bookinfo_routing::table::{Subsets, compile_with, short_host};
+use serde::Deserialize;
+
+use kube::{Deployment, Service};
 
 /// One finding, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,50 +41,64 @@ impl std::fmt::Display for Finding {
     }
 }
 
+fn error(file: &str, object: &str, message: String) -> Finding {
+    Finding {
+        error: true,
+        file: file.to_owned(),
+        object: object.to_owned(),
+        message,
+    }
+}
+
+fn warning(file: &str, object: &str, message: String) -> Finding {
+    Finding {
+        error: false,
+        ..error(file, object, message)
+    }
+}
+
+/// The Bookinfo apps, whose workloads follow the sample's conventions.
+const BOOKINFO_APPS: [&str; 4] = ["productpage", "details", "reviews", "ratings"];
+
+/// What a document turned out to be.
+enum Read {
+    Routing(Object),
+    Service(Service),
+    Deployment(Deployment),
+}
+
 struct Doc {
     file: String,
-    value: Value,
+    read: Read,
 }
 
 impl Doc {
-    fn kind(&self) -> &str {
-        self.value["kind"].as_str().unwrap_or("")
-    }
-    fn name(&self) -> &str {
-        self.value["metadata"]["name"]
-            .as_str()
-            .unwrap_or("<unnamed>")
-    }
     fn object(&self) -> String {
-        format!("{}/{}", self.kind(), self.name())
+        match &self.read {
+            Read::Routing(object) => object.key(),
+            Read::Service(s) => format!("Service/{}", s.metadata.name),
+            Read::Deployment(d) => format!("Deployment/{}", d.metadata.name),
+        }
     }
 }
 
-fn str_map(value: &Value) -> BTreeMap<String, String> {
-    value
-        .as_mapping()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn list(value: &Value) -> &[Value] {
-    value.as_sequence().map_or(&[], Vec::as_slice)
-}
-
+/// Every YAML file below `dir`, sorted; symbolic links are not followed, so
+/// a link loop cannot recurse forever.
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(std::fs::DirEntry::path);
+    for entry in entries {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
             yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+        } else if kind.is_file()
+            && path.extension().is_some_and(|e| e == "yaml" || e == "yml")
             && path.file_stem().is_some_and(|s| s != "kustomization")
         {
             out.push(path);
@@ -92,45 +119,57 @@ pub fn lint(roots: &[PathBuf]) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut docs = Vec::new();
     for path in files {
-        let file = path.display().to_string();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) => {
-                findings.push(error(&file, "-", format!("cannot read: {e}")));
-                continue;
-            }
-        };
-        for document in serde_norway::Deserializer::from_str(&text) {
-            match <Value as serde::Deserialize>::deserialize(document) {
-                Ok(Value::Null) => {}
-                Ok(value) => docs.push(Doc {
-                    file: file.clone(),
-                    value,
-                }),
-                Err(e) => findings.push(error(&file, "-", format!("not valid YAML: {e}"))),
-            }
-        }
+        read_file(&path, &mut docs, &mut findings);
     }
     Linter::new(&docs).run(&mut findings);
     findings.sort();
     findings
 }
 
-fn error(file: &str, object: &str, message: String) -> Finding {
-    Finding {
-        error: true,
-        file: file.to_owned(),
-        object: object.to_owned(),
-        message,
-    }
-}
-
-fn warning(file: &str, object: &str, message: String) -> Finding {
-    Finding {
-        error: false,
-        file: file.to_owned(),
-        object: object.to_owned(),
-        message,
+fn read_file(path: &Path, docs: &mut Vec<Doc>, findings: &mut Vec<Finding>) {
+    let file = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            findings.push(error(&file, "-", format!("cannot read: {e}")));
+            return;
+        }
+    };
+    for (index, document) in serde_norway::Deserializer::from_str(&text).enumerate() {
+        let at = format!("document {}", index + 1);
+        let value = match serde_norway::Value::deserialize(document) {
+            Ok(value) => value,
+            Err(e) => {
+                findings.push(error(&file, &at, format!("not valid YAML: {e}")));
+                continue;
+            }
+        };
+        let read = match read_document(&format!("{file}, {at}"), value.clone()) {
+            Ok(Document::Routing(object)) => Read::Routing(*object),
+            Ok(Document::Other { kind, .. }) if kind == "Service" => match kube::typed(value) {
+                Ok(service) => Read::Service(service),
+                Err(e) => {
+                    findings.push(error(&file, &at, format!("not a valid Service: {e}")));
+                    continue;
+                }
+            },
+            Ok(Document::Other { kind, .. }) if kind == "Deployment" => match kube::typed(value) {
+                Ok(deployment) => Read::Deployment(deployment),
+                Err(e) => {
+                    findings.push(error(&file, &at, format!("not a valid Deployment: {e}")));
+                    continue;
+                }
+            },
+            Ok(_) => continue,
+            Err(e) => {
+                findings.push(error(&file, &at, e.message));
+                continue;
+            }
+        };
+        docs.push(Doc {
+            file: file.clone(),
+            read,
+        });
     }
 }
 
@@ -144,42 +183,38 @@ struct Linter<'a> {
     subsets: BTreeMap<(String, String), BTreeMap<String, String>>,
 }
 
-fn short(host: &str) -> String {
-    host.split('.').next().unwrap_or(host).to_owned()
-}
-
 impl<'a> Linter<'a> {
     fn new(docs: &'a [Doc]) -> Self {
         let mut services = BTreeMap::new();
         let mut pods = Vec::new();
         let mut subsets = BTreeMap::new();
         for doc in docs {
-            let spec = &doc.value["spec"];
-            match doc.kind() {
-                "Service" => {
-                    let ports = list(&spec["ports"])
-                        .iter()
-                        .filter_map(|p| p["port"].as_i64())
-                        .collect();
-                    services.insert(doc.name().to_owned(), (str_map(&spec["selector"]), ports));
+            match &doc.read {
+                Read::Service(service) => {
+                    let ports = service.spec.ports.iter().filter_map(|p| p.port).collect();
+                    services.insert(
+                        service.metadata.name.clone(),
+                        (service.spec.selector.clone(), ports),
+                    );
                 }
-                "Deployment" => {
-                    let template = &spec["template"];
-                    let ports = list(&template["spec"]["containers"])
+                Read::Deployment(deployment) => {
+                    let template = &deployment.spec.template;
+                    let ports = template
+                        .spec
+                        .containers
                         .iter()
-                        .flat_map(|c| list(&c["ports"]))
-                        .filter_map(|p| p["containerPort"].as_i64())
+                        .flat_map(|c| &c.ports)
+                        .filter_map(|p| p.container_port)
                         .collect();
-                    pods.push((str_map(&template["metadata"]["labels"]), ports));
+                    pods.push((template.metadata.labels.clone(), ports));
                 }
-                "DestinationRule" => {
-                    let host = short(spec["host"].as_str().unwrap_or(""));
-                    for subset in list(&spec["subsets"]) {
-                        let name = subset["name"].as_str().unwrap_or("").to_owned();
-                        subsets.insert((host.clone(), name), str_map(&subset["labels"]));
+                Read::Routing(Object::DestinationRule(dr)) => {
+                    let host = short_host(&dr.spec.host);
+                    for subset in &dr.spec.subsets {
+                        subsets.insert((host.clone(), subset.name.clone()), subset.labels.clone());
                     }
                 }
-                _ => {}
+                Read::Routing(_) => {}
             }
         }
         Self {
@@ -192,13 +227,13 @@ impl<'a> Linter<'a> {
 
     fn run(&self, findings: &mut Vec<Finding>) {
         for doc in self.docs {
-            match doc.kind() {
-                "Service" => self.service(doc, findings),
-                "Deployment" => self.deployment(doc, findings),
-                "DestinationRule" => self.destination_rule(doc, findings),
-                "VirtualService" => self.virtual_service(doc, findings),
-                "HTTPRoute" => self.http_route(doc, findings),
-                _ => {}
+            match &doc.read {
+                Read::Service(service) => self.service(doc, service, findings),
+                Read::Deployment(deployment) => deployment_checks(doc, deployment, findings),
+                Read::Routing(object) => {
+                    self.routing(doc, object, findings);
+                    compiled(doc, object, findings);
+                }
             }
         }
         self.images(findings);
@@ -210,8 +245,8 @@ impl<'a> Linter<'a> {
             .any(|(labels, _)| selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
     }
 
-    fn service(&self, doc: &Doc, findings: &mut Vec<Finding>) {
-        let (selector, _) = &self.services[doc.name()];
+    fn service(&self, doc: &Doc, service: &Service, findings: &mut Vec<Finding>) {
+        let selector = &service.spec.selector;
         if selector.is_empty() {
             return;
         }
@@ -224,9 +259,10 @@ impl<'a> Linter<'a> {
             return;
         }
         // The port the Service sends to must be one the selected pods open.
-        for port in list(&doc.value["spec"]["ports"]) {
-            let target = port["targetPort"].as_i64().or(port["port"].as_i64());
-            let Some(target) = target else { continue };
+        for port in &service.spec.ports {
+            let Some(target) = port.target_number().or(port.port) else {
+                continue;
+            };
             let open = self.pods.iter().any(|(labels, ports)| {
                 selector.iter().all(|(k, v)| labels.get(k) == Some(v)) && ports.contains(&target)
             });
@@ -241,7 +277,7 @@ impl<'a> Linter<'a> {
     }
 
     fn host_exists(&self, doc: &Doc, host: &str, what: &str, findings: &mut Vec<Finding>) -> bool {
-        if self.services.contains_key(&short(host)) {
+        if self.services.contains_key(&short_host(host)) {
             return true;
         }
         findings.push(error(
@@ -252,34 +288,96 @@ impl<'a> Linter<'a> {
         false
     }
 
-    fn destination_rule(&self, doc: &Doc, findings: &mut Vec<Finding>) {
-        let spec = &doc.value["spec"];
-        let host = spec["host"].as_str().unwrap_or("");
-        if !self.host_exists(doc, host, "the", findings) {
-            return;
-        }
-        let app_selector = &self.services[&short(host)].0;
-        for subset in list(&spec["subsets"]) {
-            let mut selector = app_selector.clone();
-            selector.extend(str_map(&subset["labels"]));
-            let name = subset["name"].as_str().unwrap_or("");
-            if !self.selects_a_pod(&selector) {
-                findings.push(warning(
-                    &doc.file,
-                    &doc.object(),
-                    format!("subset `{name}` selects no Deployment's pods ({selector:?}); deploy it before routing to it"),
-                ));
+    fn routing(&self, doc: &Doc, object: &Object, findings: &mut Vec<Finding>) {
+        match object {
+            Object::DestinationRule(dr) => {
+                let host = &dr.spec.host;
+                if !self.host_exists(doc, host, "the", findings) {
+                    return;
+                }
+                let app_selector = &self.services[&short_host(host)].0;
+                for subset in &dr.spec.subsets {
+                    let mut selector = app_selector.clone();
+                    selector.extend(subset.labels.clone());
+                    if !self.selects_a_pod(&selector) {
+                        findings.push(warning(
+                            &doc.file,
+                            &doc.object(),
+                            format!(
+                                "subset `{}` selects no Deployment's pods ({selector:?}); deploy it before routing to it",
+                                subset.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            Object::VirtualService(vs) => {
+                let gateway_only = !vs.spec.gateways.is_empty();
+                for host in &vs.spec.hosts {
+                    if host != "*" && !gateway_only {
+                        self.host_exists(doc, host, "the", findings);
+                    }
+                }
+                for (i, rule) in vs.spec.http.iter().enumerate() {
+                    let at = format!("http[{i}]");
+                    for route in &rule.route {
+                        self.destination(doc, &route.destination, &at, findings);
+                    }
+                    if let Some(mirror) = &rule.mirror {
+                        self.destination(doc, mirror, &format!("{at}.mirror"), findings);
+                    }
+                }
+            }
+            Object::HttpRoute(route) => {
+                let service_ref = |name: &str,
+                                   port: Option<u16>,
+                                   at: &str,
+                                   findings: &mut Vec<Finding>| {
+                    match self.services.get(name) {
+                        None => findings.push(error(
+                            &doc.file,
+                            &doc.object(),
+                            format!("{at} `{name}` is not a Service"),
+                        )),
+                        Some((_, ports)) => {
+                            if let Some(port) = port
+                                && !ports.contains(&i64::from(port))
+                            {
+                                findings.push(error(
+                                    &doc.file,
+                                    &doc.object(),
+                                    format!(
+                                        "{at} `{name}`: port {port} is not a port of the Service"
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                };
+                for parent in &route.spec.parent_refs {
+                    if parent.kind.as_deref() == Some("Service") {
+                        service_ref(&parent.name, parent.port, "parentRef", findings);
+                    }
+                }
+                for (i, rule) in route.spec.rules.iter().enumerate() {
+                    for backend in &rule.backend_refs {
+                        let at = format!("rules[{i}] backendRef");
+                        service_ref(&backend.name, backend.port, &at, findings);
+                    }
+                }
             }
         }
     }
 
-    fn destination(&self, doc: &Doc, d: &Value, at: &str, findings: &mut Vec<Finding>) {
-        let host = d["host"].as_str().unwrap_or("");
+    fn destination(&self, doc: &Doc, d: &Destination, at: &str, findings: &mut Vec<Finding>) {
+        let host = &d.host;
         if !self.host_exists(doc, host, at, findings) {
             return;
         }
-        if let Some(subset) = d["subset"].as_str()
-            && !self.subsets.contains_key(&(short(host), subset.to_owned()))
+        if let Some(subset) = &d.subset
+            && !self
+                .subsets
+                .contains_key(&(short_host(host), subset.clone()))
         {
             findings.push(error(
                 &doc.file,
@@ -287,190 +385,42 @@ impl<'a> Linter<'a> {
                 format!("{at}: subset `{subset}` of `{host}` is defined by no DestinationRule"),
             ));
         }
-        if let Some(port) = d["port"]["number"].as_i64()
-            && !self.services[&short(host)].1.contains(&port)
+        if let Some(port) = &d.port
+            && !self.services[&short_host(host)]
+                .1
+                .contains(&i64::from(port.number))
         {
             findings.push(error(
                 &doc.file,
                 &doc.object(),
-                format!("{at}: port {port} is not a port of Service `{host}`"),
+                format!(
+                    "{at}: port {} is not a port of Service `{host}`",
+                    port.number
+                ),
             ));
-        }
-    }
-
-    fn weights(&self, doc: &Doc, weights: &[Option<i64>], at: &str, findings: &mut Vec<Finding>) {
-        if weights.len() < 2 {
-            return;
-        }
-        let sum: i64 = weights.iter().map(|w| w.unwrap_or(0)).sum();
-        if weights.iter().any(|w| w.is_some_and(|w| w < 0)) || sum == 0 {
-            findings.push(error(
-                &doc.file,
-                &doc.object(),
-                format!("{at}: weights {weights:?} are negative or all zero"),
-            ));
-        } else if sum != 100 || weights.iter().any(Option::is_none) {
-            findings.push(warning(
-                &doc.file,
-                &doc.object(),
-                format!("{at}: weights sum to {sum}, not 100 (Istio takes them as relative; shipped files state percentages)"),
-            ));
-        }
-    }
-
-    fn virtual_service(&self, doc: &Doc, findings: &mut Vec<Finding>) {
-        let spec = &doc.value["spec"];
-        let gateway_only = !list(&spec["gateways"]).is_empty();
-        for host in list(&spec["hosts"]).iter().filter_map(Value::as_str) {
-            if host != "*" && !gateway_only {
-                self.host_exists(doc, host, "the", findings);
-            }
-        }
-        for (i, rule) in list(&spec["http"]).iter().enumerate() {
-            let at = format!("http[{i}]");
-            let routes = list(&rule["route"]);
-            for route in routes {
-                self.destination(doc, &route["destination"], &at, findings);
-            }
-            if !rule["mirror"].is_null() {
-                self.destination(doc, &rule["mirror"], &format!("{at}.mirror"), findings);
-            }
-            let weights: Vec<Option<i64>> = routes.iter().map(|r| r["weight"].as_i64()).collect();
-            self.weights(doc, &weights, &at, findings);
-        }
-    }
-
-    fn http_route(&self, doc: &Doc, findings: &mut Vec<Finding>) {
-        let spec = &doc.value["spec"];
-        let service_ref = |r: &Value, at: &str, findings: &mut Vec<Finding>| {
-            let name = r["name"].as_str().unwrap_or("");
-            match self.services.get(name) {
-                None => findings.push(error(
-                    &doc.file,
-                    &doc.object(),
-                    format!("{at} `{name}` is not a Service"),
-                )),
-                Some((_, ports)) => {
-                    if let Some(port) = r["port"].as_i64()
-                        && !ports.contains(&port)
-                    {
-                        findings.push(error(
-                            &doc.file,
-                            &doc.object(),
-                            format!("{at} `{name}`: port {port} is not a port of the Service"),
-                        ));
-                    }
-                }
-            }
-        };
-        for parent in list(&spec["parentRefs"]) {
-            if parent["kind"].as_str() == Some("Service") {
-                service_ref(parent, "parentRef", findings);
-            }
-        }
-        for (i, rule) in list(&spec["rules"]).iter().enumerate() {
-            let refs = list(&rule["backendRefs"]);
-            for backend in refs {
-                service_ref(backend, &format!("rules[{i}] backendRef"), findings);
-            }
-            let weights: Vec<Option<i64>> = refs.iter().map(|r| r["weight"].as_i64()).collect();
-            self.weights(doc, &weights, &format!("rules[{i}]"), findings);
-        }
-    }
-
-    /// A Bookinfo workload (app + version labels): named `<app>-<version>`,
-    /// its container named after the app, port 9080 `http`, `/health` probes,
-    /// resources, and hardened.
-    fn deployment(&self, doc: &Doc, findings: &mut Vec<Finding>) {
-        let labels = str_map(&doc.value["spec"]["template"]["metadata"]["labels"]);
-        let (Some(app), Some(version)) = (labels.get("app"), labels.get("version")) else {
-            return;
-        };
-        let mut problem = |message: String| findings.push(error(&doc.file, &doc.object(), message));
-        let pod = &doc.value["spec"]["template"]["spec"];
-        if doc.name() != format!("{app}-{version}") {
-            problem(format!("name is not `{app}-{version}` (<app>-<version>)"));
-        }
-        let security = &pod["securityContext"];
-        if security["runAsNonRoot"].as_bool() != Some(true) {
-            problem("pod does not set runAsNonRoot: true".into());
-        }
-        if security["seccompProfile"]["type"].as_str() != Some("RuntimeDefault") {
-            problem("pod does not use the RuntimeDefault seccomp profile".into());
-        }
-        if pod["automountServiceAccountToken"].as_bool() != Some(false) {
-            problem("pod mounts a service account token it does not need".into());
-        }
-        for container in list(&pod["containers"]) {
-            let name = container["name"].as_str().unwrap_or("");
-            if ["productpage", "details", "reviews", "ratings"].contains(&app.as_str()) {
-                if name != app {
-                    problem(format!(
-                        "container `{name}` is not named after the app `{app}`"
-                    ));
-                }
-                let has_http = list(&container["ports"]).iter().any(|p| {
-                    p["containerPort"].as_i64() == Some(9080) && p["name"].as_str() == Some("http")
-                });
-                if !has_http {
-                    problem(format!(
-                        "container `{name}` has no containerPort 9080 named http"
-                    ));
-                }
-                for probe in ["readinessProbe", "livenessProbe"] {
-                    if container[probe]["httpGet"]["path"].as_str() != Some("/health") {
-                        problem(format!("container `{name}` has no {probe} on /health"));
-                    }
-                }
-            }
-            let sc = &container["securityContext"];
-            let drops_all = list(&sc["capabilities"]["drop"])
-                .iter()
-                .any(|c| c.as_str() == Some("ALL"));
-            if sc["allowPrivilegeEscalation"].as_bool() != Some(false)
-                || sc["readOnlyRootFilesystem"].as_bool() != Some(true)
-                || !drops_all
-            {
-                problem(format!(
-                    "container `{name}` is not hardened (allowPrivilegeEscalation false, readOnlyRootFilesystem true, drop ALL)"
-                ));
-            }
-            if list(&container["env"])
-                .iter()
-                .any(|e| e["name"].as_str() == Some("HOSTNAME"))
-            {
-                problem(format!(
-                    "container `{name}` sets HOSTNAME, which Kubernetes sets to the pod name"
-                ));
-            }
-            if container["resources"]["requests"].is_null()
-                || container["resources"]["limits"].is_null()
-            {
-                problem(format!(
-                    "container `{name}` has no resource requests and limits"
-                ));
-            }
         }
     }
 
     /// One image per app, one registry and tag across the Bookinfo apps.
     fn images(&self, findings: &mut Vec<Finding>) {
         let mut by_app: BTreeMap<String, BTreeMap<String, (String, String)>> = BTreeMap::new();
-        for doc in self.docs.iter().filter(|d| d.kind() == "Deployment") {
-            let labels = str_map(&doc.value["spec"]["template"]["metadata"]["labels"]);
-            let Some(app) = labels.get("app") else {
+        for doc in self.docs {
+            let Read::Deployment(deployment) = &doc.read else {
                 continue;
             };
-            for container in list(&doc.value["spec"]["template"]["spec"]["containers"]) {
-                if let Some(image) = container["image"].as_str() {
+            let template = &deployment.spec.template;
+            let Some(app) = template.metadata.labels.get("app") else {
+                continue;
+            };
+            for container in &template.spec.containers {
+                if let Some(image) = &container.image {
                     by_app
                         .entry(app.clone())
                         .or_default()
-                        .insert(image.to_owned(), (doc.file.clone(), doc.object()));
+                        .insert(image.clone(), (doc.file.clone(), doc.object()));
                 }
             }
         }
-        let bookinfo = ["productpage", "details", "reviews", "ratings"];
         let mut tags = BTreeMap::new();
         for (app, images) in &by_app {
             if images.len() > 1 {
@@ -482,7 +432,7 @@ impl<'a> Linter<'a> {
                     format!("app `{app}` runs different images: {list:?}"),
                 ));
             }
-            if bookinfo.contains(&app.as_str()) {
+            if BOOKINFO_APPS.contains(&app.as_str()) {
                 for (image, place) in images {
                     let (repo, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
                     let registry = repo.rsplit_once('/').map_or("", |(r, _)| r);
@@ -497,6 +447,96 @@ impl<'a> Linter<'a> {
                 &file,
                 &object,
                 format!("the Bookinfo images mix registries or tags: {list:?}"),
+            ));
+        }
+    }
+}
+
+/// What the data plane's compiler says of a VirtualService or HTTPRoute on
+/// its own: its refusals are errors, its warnings (weights that do not state
+/// percentages, ...) warnings. Subsets are checked across the tree above,
+/// so here they are taken as named after versions.
+fn compiled(doc: &Doc, object: &Object, findings: &mut Vec<Finding>) {
+    if matches!(object, Object::DestinationRule(_)) {
+        return;
+    }
+    match compile_with(std::slice::from_ref(object), Subsets::NamedAsVersions) {
+        Ok(table) => {
+            for message in table.warnings {
+                findings.push(warning(&doc.file, &doc.object(), message));
+            }
+        }
+        Err(message) => findings.push(error(&doc.file, &doc.object(), message)),
+    }
+}
+
+/// A Bookinfo workload (app + version labels): named `<app>-<version>`, its
+/// container named after the app, port 9080 `http`, `/health` probes,
+/// resources, and hardened.
+fn deployment_checks(doc: &Doc, deployment: &Deployment, findings: &mut Vec<Finding>) {
+    let template = &deployment.spec.template;
+    let labels = &template.metadata.labels;
+    let (Some(app), Some(version)) = (labels.get("app"), labels.get("version")) else {
+        return;
+    };
+    let mut problem = |message: String| findings.push(error(&doc.file, &doc.object(), message));
+    let pod = &template.spec;
+    if deployment.metadata.name != format!("{app}-{version}") {
+        problem(format!("name is not `{app}-{version}` (<app>-<version>)"));
+    }
+    if pod.security_context.run_as_non_root != Some(true) {
+        problem("pod does not set runAsNonRoot: true".into());
+    }
+    if pod.security_context.seccomp_profile.kind.as_deref() != Some("RuntimeDefault") {
+        problem("pod does not use the RuntimeDefault seccomp profile".into());
+    }
+    if pod.automount_service_account_token != Some(false) {
+        problem("pod mounts a service account token it does not need".into());
+    }
+    for container in &pod.containers {
+        let name = &container.name;
+        if BOOKINFO_APPS.contains(&app.as_str()) {
+            if name != app {
+                problem(format!(
+                    "container `{name}` is not named after the app `{app}`"
+                ));
+            }
+            let has_http = container
+                .ports
+                .iter()
+                .any(|p| p.container_port == Some(9080) && p.name.as_deref() == Some("http"));
+            if !has_http {
+                problem(format!(
+                    "container `{name}` has no containerPort 9080 named http"
+                ));
+            }
+            for (probe, which) in [
+                (&container.readiness_probe, "readinessProbe"),
+                (&container.liveness_probe, "livenessProbe"),
+            ] {
+                if probe.http_get.path.as_deref() != Some("/health") {
+                    problem(format!("container `{name}` has no {which} on /health"));
+                }
+            }
+        }
+        let sc = &container.security_context;
+        let drops_all = sc.capabilities.drop.iter().any(|c| c == "ALL");
+        if sc.allow_privilege_escalation != Some(false)
+            || sc.read_only_root_filesystem != Some(true)
+            || !drops_all
+        {
+            problem(format!(
+                "container `{name}` is not hardened (allowPrivilegeEscalation false, readOnlyRootFilesystem true, drop ALL)"
+            ));
+        }
+        if container.env.iter().any(|e| e.name == "HOSTNAME") {
+            problem(format!(
+                "container `{name}` sets HOSTNAME, which Kubernetes sets to the pod name"
+            ));
+        }
+        if container.resources.requests.is_none() || container.resources.limits.is_none() {
+            problem(format!(
+                "container `{name}` has no resource requests and limits"
             ));
         }
     }

@@ -1,6 +1,6 @@
 //! Which reviews version answered a product page request.
 //!
-//! Evidence, strongest first (spec C.6 and the contract's page markers, 2.7.3):
+//! Evidence, strongest first (docs/split-verification.md, "What is counted"; the markers are `bookinfo_api::contract`'s):
 //!
 //! 1. the `x-bookinfo-reviews-version` response header of our productpage
 //!    (`reviews-v2` → `v2`);
@@ -172,7 +172,7 @@ const COLOUR_MARKERS: [(&str, Colour); 4] = [
 
 /// The version the page markers show, if they are unambiguous.
 pub(crate) fn version_from_markers(text: &str) -> Option<String> {
-    // Without the reviews heading the absence of stars proves nothing (contract 2.7.3).
+    // Without the reviews heading the absence of stars proves nothing.
     if !text.contains("Book Reviews") {
         return None;
     }

@@ -136,7 +136,8 @@ fn parse_admin_url(text: &str) -> Result<Url, String> {
 }
 
 impl Cli {
-    /// Check everything that can be checked without the network.
+    /// The run's configuration, checked by [`RunConfig::validate`] (the one
+    /// place where settings are validated) before it is handed back.
     pub fn into_config(self) -> Result<RunConfig, String> {
         let text = self.url.trim();
         let with_scheme = if text.contains("://") {
@@ -145,30 +146,6 @@ impl Cli {
             format!("http://{text}")
         };
         let url = Url::parse(&with_scheme).map_err(|e| format!("invalid URL {text:?}: {e}"))?;
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0 && self.tolerance < 100.0) {
-            return Err(format!(
-                "--tolerance is in percentage points and must be between 0 and 100, got {}",
-                self.tolerance
-            ));
-        }
-        if !(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(format!(
-                "--alpha must be between 0 and 1 (exclusive), got {}",
-                self.alpha
-            ));
-        }
-        if !(self.power.is_finite() && self.power > 0.0 && self.power < 1.0) {
-            return Err(format!(
-                "--power must be between 0 and 1 (exclusive), got {}",
-                self.power
-            ));
-        }
-        if !(self.max_unclassified.is_finite() && (0.0..=100.0).contains(&self.max_unclassified)) {
-            return Err(format!(
-                "--max-unclassified is a percentage between 0 and 100, got {}",
-                self.max_unclassified
-            ));
-        }
         let user = self.user.as_deref().map(str::trim).map(str::to_owned);
         if user.as_deref() == Some("") {
             return Err("--user must not be empty".to_owned());
@@ -193,17 +170,6 @@ impl Cli {
                 interval: Duration::from_millis(500),
             },
         };
-        if let Load::Open { interval } = load
-            && interval.is_zero()
-        {
-            return Err("--interval must be above 0 (or --rate below 1e9)".to_owned());
-        }
-        if self.timeout.is_zero() {
-            return Err("--timeout must be above 0".to_owned());
-        }
-        if self.duration.is_some_and(|d| d.is_zero()) {
-            return Err("--duration must be above 0".to_owned());
-        }
         let verdict = VerdictConfig {
             tolerance: self.tolerance / 100.0,
             alpha: self.alpha,

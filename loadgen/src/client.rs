@@ -3,7 +3,7 @@
 //!
 //! The per-request timeout is applied around the whole exchange (connect, headers and
 //! body) with `tokio::time::timeout`, so that a slow body counts as a timeout too and the
-//! timed-out request's latency is the timeout (censored, spec C.6), not a lost sample.
+//! timed-out request's latency is the timeout (censored), not a lost sample.
 //!
 //! The GETs of the run go through the lean keep-alive client of [`http1`]; the one-off
 //! login POST through reqwest.
@@ -62,7 +62,7 @@ impl Target {
             // A redirect is not a product page; report it as such instead of following.
             .redirect(reqwest::redirect::Policy::none());
         if new_connection {
-            // No idle connection is kept, so every request opens its own (spec C.6:
+            // No idle connection is kept, so every request opens its own (docs/split-verification.md, "Independence":
             // connection-level routing makes consecutive responses dependent).
             builder = builder.pool_max_idle_per_host(0);
         }
@@ -85,7 +85,7 @@ impl Target {
         extra_headers: &[String],
     ) -> Result<http1::Endpoint, SetupError> {
         // Without keep-alive no idle connection is kept, so every request opens its own
-        // (spec C.6: connection-level routing makes consecutive responses dependent).
+        // (docs/split-verification.md, "Independence": connection-level routing makes consecutive responses dependent).
         http1::Endpoint::new(
             url,
             USER_AGENT,

@@ -66,53 +66,82 @@ pub fn load_str(origin: &str, text: &str) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
     for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
         let at = format!("{origin}, document {}", index + 1);
-        let fail = |message: String| LoadError {
+        let value = serde_norway::Value::deserialize(document).map_err(|e| LoadError {
             origin: at.clone(),
-            message,
-        };
-        let value = serde_norway::Value::deserialize(document)
-            .map_err(|e| fail(format!("not valid YAML: {e}")))?;
-        if value.is_null() {
-            continue; // an empty document, e.g. after a trailing `---`
-        }
-        let header: Header = serde_norway::from_value(value.clone()).map_err(|_| {
-            fail("not a Kubernetes object (apiVersion and kind must be strings)".into())
+            message: format!("not valid YAML: {e}"),
         })?;
-        let (Some(api_version), Some(kind)) = (header.api_version, header.kind) else {
-            return Err(fail(
-                "not a Kubernetes object: apiVersion and kind are required".into(),
-            ));
-        };
-        let group = api_version.split('/').next().unwrap_or_default();
-        let object = match (group, kind.as_str()) {
-            ("networking.istio.io", "VirtualService") => {
-                Object::VirtualService(typed(value, &kind).map_err(fail)?)
+        match read_document(&at, value)? {
+            Document::Empty => {}
+            Document::Routing(object) => loaded.objects.push(*object),
+            Document::NotRouting(note) => loaded.notes.push(note),
+            Document::Other { api_version, kind } => {
+                return Err(LoadError {
+                    origin: at,
+                    message: format!(
+                        "{api_version} {kind} is not a routing object the local data plane supports \
+                         (VirtualService, DestinationRule, HTTPRoute)"
+                    ),
+                });
             }
-            ("networking.istio.io", "DestinationRule") => {
-                Object::DestinationRule(typed(value, &kind).map_err(fail)?)
-            }
-            ("gateway.networking.k8s.io", "HTTPRoute") => {
-                Object::HttpRoute(typed(value, &kind).map_err(fail)?)
-            }
-            (_, kind) if NOT_ROUTING.contains(&kind) => {
-                loaded.notes.push(format!(
-                    "{at}: {kind} is not used by the local data plane (no ingress or egress here)"
-                ));
-                continue;
-            }
-            _ => {
-                return Err(fail(format!(
-                    "{api_version} {kind} is not a routing object the local data plane supports \
-                     (VirtualService, DestinationRule, HTTPRoute)"
-                )));
-            }
-        };
-        if let Object::VirtualService(vs) = &object {
-            check_api_version(&vs.api_version).map_err(fail)?;
         }
-        loaded.objects.push(object);
     }
     Ok(loaded)
+}
+
+/// What one YAML document is to the data plane.
+#[derive(Debug)]
+pub enum Document {
+    /// Nothing (e.g. after a trailing `---`).
+    Empty,
+    /// A routing object, read with the typed model (boxed: objects are large).
+    Routing(Box<Object>),
+    /// An ingress or egress object, with the note saying it is not used here.
+    NotRouting(String),
+    /// A Kubernetes object of another kind (a Service, a Deployment, ...).
+    Other { api_version: String, kind: String },
+}
+
+/// Reads one document, `at` naming it in errors: routing objects are typed
+/// (unknown fields are errors), anything else is only recognised. The data
+/// plane and `bookinfo lint` both read Istio YAML through here.
+pub fn read_document(at: &str, value: serde_norway::Value) -> Result<Document, LoadError> {
+    let fail = |message: String| LoadError {
+        origin: at.to_owned(),
+        message,
+    };
+    if value.is_null() {
+        return Ok(Document::Empty);
+    }
+    let header: Header = serde_norway::from_value(value.clone()).map_err(|_| {
+        fail("not a Kubernetes object (apiVersion and kind must be strings)".into())
+    })?;
+    let (Some(api_version), Some(kind)) = (header.api_version, header.kind) else {
+        return Err(fail(
+            "not a Kubernetes object: apiVersion and kind are required".into(),
+        ));
+    };
+    let group = api_version.split('/').next().unwrap_or_default();
+    let object = match (group, kind.as_str()) {
+        ("networking.istio.io", "VirtualService") => {
+            Object::VirtualService(typed(value, &kind).map_err(fail)?)
+        }
+        ("networking.istio.io", "DestinationRule") => {
+            Object::DestinationRule(typed(value, &kind).map_err(fail)?)
+        }
+        ("gateway.networking.k8s.io", "HTTPRoute") => {
+            Object::HttpRoute(typed(value, &kind).map_err(fail)?)
+        }
+        (_, kind) if NOT_ROUTING.contains(&kind) => {
+            return Ok(Document::NotRouting(format!(
+                "{at}: {kind} is not used by the local data plane (no ingress or egress here)"
+            )));
+        }
+        _ => return Ok(Document::Other { api_version, kind }),
+    };
+    if let Object::VirtualService(vs) = &object {
+        check_api_version(&vs.api_version).map_err(fail)?;
+    }
+    Ok(Document::Routing(Box::new(object)))
 }
 
 fn check_api_version(api_version: &str) -> Result<(), String> {

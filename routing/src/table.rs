@@ -134,8 +134,9 @@ pub enum Subsets {
     NamedAsVersions,
 }
 
-fn short_host(host: &str) -> String {
-    // `reviews.default.svc.cluster.local` and `reviews` are the same here.
+/// `reviews.default.svc.cluster.local` and `reviews` are the same host here
+/// (routing files use short names, which Istio qualifies with the namespace).
+pub fn short_host(host: &str) -> String {
     host.split('.').next().unwrap_or(host).to_owned()
 }
 

@@ -1,5 +1,5 @@
 //! The verdict engine: feed it one classified response at a time and it answers
-//! PASS / FAIL / INCONCLUSIVE with a controlled false-alarm rate (spec C.4–C.7).
+//! PASS / FAIL / INCONCLUSIVE with a controlled false-alarm rate (docs/split-verification.md).
 //!
 //! Decision rules, checked after every response of the current epoch:
 //!

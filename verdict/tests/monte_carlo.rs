@@ -178,7 +178,7 @@ fn false_alarm_rate_with_three_versions_is_within_alpha() {
     assert!(rate <= bound, "false-alarm rate {rate} above {bound}");
 }
 
-/// Gross mismatches against 30/70 at α = 0.001 (spec C.5: 54, 67 and 136).
+/// Gross mismatches against 30/70 at α = 0.001 (the figures the method predicts: 54, 67 and 136).
 #[test]
 fn gross_mismatches_are_detected_fast() {
     let config = VerdictConfig::default();
@@ -198,7 +198,7 @@ fn gross_mismatches_are_detected_fast() {
             seed,
         );
         eprintln!(
-            "{label}: FAIL in {}/{runs} runs, mean n {:.1}, median {} (spec ≈ {spec})",
+            "{label}: FAIL in {}/{runs} runs, mean n {:.1}, median {} (predicted ≈ {spec})",
             r.fails,
             r.mean_n(),
             r.median_n()
@@ -212,7 +212,7 @@ fn gross_mismatches_are_detected_fast() {
     }
 }
 
-/// The correct split reaches PASS with δ = 5 pp, α = 0.001 (spec C.5: mean ≈ 1,980 when
+/// The correct split reaches PASS with δ = 5 pp, α = 0.001 (the figure the method predicts: mean ≈ 1,980 when
 /// checked every 20 responses; this engine checks after every one).
 #[test]
 fn true_split_reaches_pass() {
@@ -256,7 +256,7 @@ fn three_version_mismatch_is_detected() {
         7,
     );
     eprintln!(
-        "70/20/10 expected, truth 50/30/20, c 100: FAIL in {}/{runs}, mean n {:.1}, median {} (spec ≈ 140)",
+        "70/20/10 expected, truth 50/30/20, c 100: FAIL in {}/{runs}, mean n {:.1}, median {} (predicted ≈ 140)",
         r.fails,
         r.mean_n(),
         r.median_n()

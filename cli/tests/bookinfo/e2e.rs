@@ -291,9 +291,12 @@ fn the_demo_verifies_every_step_of_the_tutorial() {
 
 #[tokio::test]
 async fn watched_routing_files_take_effect_when_edited_and_broken_edits_are_refused() {
-    let dir = std::env::temp_dir().join(format!("bookinfo-watch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let routes = dir.join("reviews.yaml");
+    // Removed when dropped, at the end of the test or when it panics.
+    let dir = tempfile::Builder::new()
+        .prefix("bookinfo-watch-")
+        .tempdir()
+        .unwrap();
+    let routes = dir.path().join("reviews.yaml");
     std::fs::copy(istio("virtual-service-all-v1.yaml"), &routes).unwrap();
     let up = Up::start(&UpConfig {
         program: PathBuf::from(env!("CARGO_BIN_EXE_bookinfo")),
@@ -331,7 +334,6 @@ async fn watched_routing_files_take_effect_when_edited_and_broken_edits_are_refu
         "the previous routes stay"
     );
     up.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -95,3 +95,10 @@ fn orphan_selectors_unhardened_workloads_and_mixed_tags_are_errors() {
     assert_finds(&findings, true, "app `ratings` runs different images");
     assert_finds(&findings, true, "mix registries or tags");
 }
+
+#[test]
+fn what_the_data_plane_refuses_is_an_error_in_its_words() {
+    let findings = lint_with("refused-by-the-data-plane.yaml");
+    assert_finds(&findings, true, "unknown field `mirorr`");
+    assert_finds(&findings, true, "bad regex `jason(`");
+}

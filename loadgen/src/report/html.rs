@@ -1,8 +1,11 @@
 //! `--html FILE`: one self-contained page (inline CSS and SVG, no scripts, no external
 //! assets) with the verdict, the split over time and the latency percentiles per version.
+//! The page is an askama template (`templates/report.html`, escaped by askama); the
+//! plots' coordinates are computed here.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+
+use askama::Template;
 
 use super::json::RunReport;
 use crate::format::{format_seconds, percent};
@@ -20,19 +23,107 @@ const MAX_COLUMNS: usize = 60;
 /// The percentile plot stops at 99.99 % (x = 4 on the log scale).
 const MAX_NINES: f64 = 4.0;
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
+#[derive(Template)]
+#[template(path = "report.html")]
+struct Page<'a> {
+    title: String,
+    verdict_class: String,
+    verdict_text: String,
+    expected: Option<&'a str>,
+    mode: &'a str,
+    elapsed: String,
+    sent: u64,
+    counted: u64,
+    overflow: u64,
+    discarded: u64,
+    abandoned: u64,
+    rows: Vec<Row>,
+    legend: Vec<(String, &'static str)>,
+    svg_width: f64,
+    svg_height: f64,
+    split: Option<SplitPlot>,
+    omission_note: &'static str,
+    latency: Option<LatencyPlot>,
+}
+
+struct Row {
+    outcome: String,
+    count: u64,
+    share: String,
+    expected: String,
+    errors: String,
+    p50: String,
+    p99: String,
+    max: String,
+}
+
+struct Rect {
+    x: String,
+    y: String,
+    width: String,
+    height: String,
+    fill: &'static str,
+    opacity: String,
+    title: String,
+}
+
+struct Line {
+    x1: String,
+    x2: String,
+    y1: String,
+    y2: String,
+    title: String,
+}
+
+struct Label {
+    x: String,
+    y: String,
+    anchor: &'static str,
+    text: String,
+}
+
+struct Curve {
+    colour: &'static str,
+    points: String,
+    label: String,
+}
+
+struct SplitPlot {
+    rects: Vec<Rect>,
+    /// The expected cumulative shares.
+    boundaries: Vec<Line>,
+    /// Where the routing epoch changed.
+    epochs: Vec<Line>,
+    labels: Vec<Label>,
+}
+
+struct LatencyPlot {
+    grid: Vec<Line>,
+    labels: Vec<Label>,
+    curves: Vec<Curve>,
+}
+
+fn at(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+fn line(x1: f64, x2: f64, y1: f64, y2: f64, title: String) -> Line {
+    Line {
+        x1: at(x1),
+        x2: at(x2),
+        y1: at(y1),
+        y2: at(y2),
+        title,
     }
-    out
+}
+
+fn label(x: f64, y: f64, anchor: &'static str, text: String) -> Label {
+    Label {
+        x: at(x),
+        y: at(y),
+        anchor,
+        text,
+    }
 }
 
 /// A stable colour per outcome: the star colours for v2/v3, distinct ones for errors.
@@ -69,75 +160,52 @@ fn ordered_labels(r: &RunReport) -> Vec<String> {
 }
 
 pub(crate) fn render(r: &RunReport) -> String {
-    let mut h = String::new();
-    let title = format!("loadgen: {}", r.target);
-    let _ = write!(
-        h,
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>{}</title>\n<style>{}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
-        escape(&title),
-        STYLE,
-        escape(&title)
-    );
-    verdict_banner(&mut h, r);
-    counts_table(&mut h, r);
     let labels = ordered_labels(r);
-    legend(&mut h, &labels);
-    let _ = writeln!(h, "<h2>Split over time</h2>");
-    split_plot(&mut h, r, &labels);
-    let _ = writeln!(h, "<h2>Latency percentiles per version</h2>");
-    let _ = writeln!(
-        h,
-        "<p class=\"note\">Milliseconds from the intended send time{}.</p>",
-        if r.load.coordinated_omission_free {
-            " (coordinated-omission free)"
-        } else {
-            "; closed loop, so not corrected for coordinated omission"
-        }
-    );
-    latency_plot(&mut h, r, &labels);
-    let _ = writeln!(h, "</body>\n</html>");
-    h
-}
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:60em}\
-table{border-collapse:collapse;margin:1em 0}td,th{padding:.2em .8em;text-align:right;border-bottom:1px solid #ddd}\
-th:first-child,td:first-child{text-align:left}.verdict{font-size:1.3em;padding:.5em 1em;border-radius:4px;color:#fff}\
-.pass{background:#2e7d32}.fail{background:#c62828}.inconclusive,.running{background:#757575}.measure{background:#1565c0}\
-.note{color:#555}.swatch{display:inline-block;width:1em;height:1em;margin:0 .3em 0 1em;vertical-align:middle}\
-svg text{font-size:11px;fill:#444}";
-
-fn verdict_banner(h: &mut String, r: &RunReport) {
-    let (class, text) = match &r.verdict {
+    let (verdict_class, verdict_text) = match &r.verdict {
         Some(v) => (v.label().to_lowercase(), v.to_string()),
         None => (
             "measure".to_owned(),
             "measured only (no expected split)".to_owned(),
         ),
     };
-    let _ = writeln!(h, "<p class=\"verdict {class}\">{}</p>", escape(&text));
-    if let Some(e) = &r.expected {
-        let _ = writeln!(h, "<p>Expected: {}</p>", escape(&e.source));
-    }
     let q = &r.requests;
-    let _ = writeln!(
-        h,
-        "<p>{} in {}: {} sent, {} counted, {} overflow, {} discarded while settling, {} abandoned.</p>",
-        escape(r.load.mode),
-        escape(&format_seconds(r.elapsed_seconds)),
-        q.sent,
-        q.completed,
-        q.overflow,
-        q.discarded,
-        q.cancelled
-    );
+    let page = Page {
+        title: format!("loadgen: {}", r.target),
+        verdict_class,
+        verdict_text,
+        expected: r.expected.as_ref().map(|e| e.source.as_str()),
+        mode: r.load.mode,
+        elapsed: format_seconds(r.elapsed_seconds),
+        sent: q.sent,
+        counted: q.completed,
+        overflow: q.overflow,
+        discarded: q.discarded,
+        abandoned: q.cancelled,
+        rows: rows(r),
+        legend: labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.clone(), colour(l, i)))
+            .collect(),
+        svg_width: WIDTH + LEFT + RIGHT,
+        svg_height: HEIGHT + TOP + BOTTOM,
+        split: split_plot(r, &labels),
+        omission_note: if r.load.coordinated_omission_free {
+            " (coordinated-omission free)"
+        } else {
+            "; closed loop, so not corrected for coordinated omission"
+        },
+        latency: latency_plot(r, &labels),
+    };
+    // Rendering writes into a String and every value displays infallibly.
+    page.render().unwrap_or_default()
 }
 
 fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}"))
 }
 
-fn counts_table(h: &mut String, r: &RunReport) {
+fn rows(r: &RunReport) -> Vec<Row> {
     let intervals: BTreeMap<&str, String> = r
         .verification
         .iter()
@@ -154,50 +222,37 @@ fn counts_table(h: &mut String, r: &RunReport) {
             )
         })
         .collect();
-    let _ = writeln!(
-        h,
-        "<table><tr><th>outcome</th><th>count</th><th>share</th><th>expected [confidence sequence]</th>\
-         <th>errors</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th></tr>"
-    );
-    for v in &r.versions {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&v.version),
-            v.count,
-            percent(v.share),
-            escape(intervals.get(v.version.as_str()).map_or("", String::as_str)),
-            v.errors,
-            ms(v.latency.p50_ms),
-            ms(v.latency.p99_ms),
-            ms(v.latency.max_ms)
-        );
+    let mut rows: Vec<Row> = r
+        .versions
+        .iter()
+        .map(|v| Row {
+            outcome: v.version.clone(),
+            count: v.count,
+            share: percent(v.share),
+            expected: intervals
+                .get(v.version.as_str())
+                .cloned()
+                .unwrap_or_default(),
+            errors: v.errors.to_string(),
+            p50: ms(v.latency.p50_ms),
+            p99: ms(v.latency.p99_ms),
+            max: ms(v.latency.max_ms),
+        })
+        .collect();
+    for (outcome, n) in r.outcomes.iter().filter(|(k, _)| !is_version(k)) {
+        let l = r.latency.by_outcome.get(outcome).map(|o| &o.latency);
+        rows.push(Row {
+            outcome: outcome.clone(),
+            count: *n,
+            share: String::new(),
+            expected: String::new(),
+            errors: String::new(),
+            p50: ms(l.and_then(|l| l.p50_ms)),
+            p99: ms(l.and_then(|l| l.p99_ms)),
+            max: ms(l.and_then(|l| l.max_ms)),
+        });
     }
-    for (label, n) in r.outcomes.iter().filter(|(k, _)| !is_version(k)) {
-        let l = r.latency.by_outcome.get(label).map(|o| &o.latency);
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{n}</td><td></td><td></td><td></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(label),
-            ms(l.and_then(|l| l.p50_ms)),
-            ms(l.and_then(|l| l.p99_ms)),
-            ms(l.and_then(|l| l.max_ms))
-        );
-    }
-    let _ = writeln!(h, "</table>");
-}
-
-fn legend(h: &mut String, labels: &[String]) {
-    let _ = write!(h, "<p>");
-    for (i, label) in labels.iter().enumerate() {
-        let _ = write!(
-            h,
-            "<span class=\"swatch\" style=\"background:{}\"></span>{}",
-            colour(label, i),
-            escape(label)
-        );
-    }
-    let _ = writeln!(h, "</p>");
+    rows
 }
 
 /// Timeline bins merged into at most [`MAX_COLUMNS`] columns.
@@ -219,23 +274,11 @@ fn columns(r: &RunReport) -> (f64, Vec<BTreeMap<String, u64>>) {
     (r.timeline.bin_seconds * group as f64, merged)
 }
 
-fn svg_open(h: &mut String, label: &str) {
-    let _ = writeln!(
-        h,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"{}\">",
-        WIDTH + LEFT + RIGHT,
-        HEIGHT + TOP + BOTTOM,
-        escape(label)
-    );
-}
-
-fn split_plot(h: &mut String, r: &RunReport, labels: &[String]) {
+fn split_plot(r: &RunReport, labels: &[String]) -> Option<SplitPlot> {
     let (width_s, cols) = columns(r);
     if cols.is_empty() {
-        let _ = writeln!(h, "<p class=\"note\">No responses.</p>");
-        return;
+        return None;
     }
-    svg_open(h, "share of each outcome per time bucket");
     let col_w = WIDTH / cols.len() as f64;
     let busiest = cols
         .iter()
@@ -243,6 +286,7 @@ fn split_plot(h: &mut String, r: &RunReport, labels: &[String]) {
         .max()
         .unwrap_or(1)
         .max(1);
+    let mut rects = Vec::new();
     for (i, col) in cols.iter().enumerate() {
         let total: u64 = col.values().sum();
         if total == 0 {
@@ -252,79 +296,73 @@ fn split_plot(h: &mut String, r: &RunReport, labels: &[String]) {
         let opacity = 0.35 + 0.65 * total as f64 / busiest as f64;
         // Stacked from the bottom in legend order, so v1's share reads off the axis.
         let mut bottom = TOP + HEIGHT;
-        for (li, label) in labels.iter().enumerate() {
-            let n = col.get(label).copied().unwrap_or(0);
+        for (li, name) in labels.iter().enumerate() {
+            let n = col.get(name).copied().unwrap_or(0);
             if n == 0 {
                 continue;
             }
             let height = HEIGHT * n as f64 / total as f64;
             bottom -= height;
-            let _ = writeln!(
-                h,
-                "<rect x=\"{:.1}\" y=\"{bottom:.1}\" width=\"{:.1}\" height=\"{height:.1}\" fill=\"{}\" fill-opacity=\"{opacity:.2}\">\
-                 <title>{}–{}: {} {n} of {total}</title></rect>",
-                LEFT + i as f64 * col_w,
-                col_w.max(1.0),
-                colour(label, li),
-                escape(&format_seconds(i as f64 * width_s)),
-                escape(&format_seconds((i + 1) as f64 * width_s)),
-                escape(label)
-            );
+            rects.push(Rect {
+                x: at(LEFT + i as f64 * col_w),
+                y: at(bottom),
+                width: at(col_w.max(1.0)),
+                height: at(height),
+                fill: colour(name, li),
+                opacity: format!("{opacity:.2}"),
+                title: format!(
+                    "{}–{}: {name} {n} of {total}",
+                    format_seconds(i as f64 * width_s),
+                    format_seconds((i + 1) as f64 * width_s)
+                ),
+            });
         }
     }
     // Expected cumulative shares of the current epoch, in the stacking order.
+    let mut boundaries = Vec::new();
     if let Some(e) = &r.expected {
         let mut cumulative = 0.0;
-        for label in labels.iter().filter(|l| is_version(l)) {
-            cumulative += e.weights.get(label).copied().unwrap_or(0.0);
+        for name in labels.iter().filter(|l| is_version(l)) {
+            cumulative += e.weights.get(name).copied().unwrap_or(0.0);
             if cumulative > 0.0 && cumulative < 1.0 {
                 let y = TOP + HEIGHT * (1.0 - cumulative);
-                let _ = writeln!(
-                    h,
-                    "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#fff\" \
-                     stroke-width=\"2\" stroke-dasharray=\"6 4\"><title>expected boundary {}</title></line>",
-                    LEFT + WIDTH,
-                    percent(cumulative)
-                );
+                let title = format!("expected boundary {}", percent(cumulative));
+                boundaries.push(line(LEFT, LEFT + WIDTH, y, y, title));
             }
         }
     }
     let total_s = width_s * cols.len() as f64;
-    for e in r.epochs.iter().filter(|e| e.at_seconds > 0.0) {
-        let x = LEFT + WIDTH * (e.at_seconds / total_s).min(1.0);
-        let _ = writeln!(
-            h,
-            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"#1565c0\" stroke-width=\"2\">\
-             <title>{}</title></line>",
-            TOP + HEIGHT,
-            escape(&e.expectation)
-        );
-    }
-    for share in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        let y = TOP + HEIGHT * (1.0 - share);
-        let _ = writeln!(
-            h,
-            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}%</text>",
-            LEFT - 4.0,
-            y + 4.0,
-            share * 100.0
-        );
-    }
-    axis_time(h, total_s);
-    let _ = writeln!(h, "</svg>");
-}
-
-fn axis_time(h: &mut String, total_s: f64) {
-    for i in 0..=4 {
+    let epochs = r
+        .epochs
+        .iter()
+        .filter(|e| e.at_seconds > 0.0)
+        .map(|e| {
+            let x = LEFT + WIDTH * (e.at_seconds / total_s).min(1.0);
+            line(x, x, TOP, TOP + HEIGHT, e.expectation.clone())
+        })
+        .collect();
+    let mut labels: Vec<Label> = [0.0, 0.25, 0.5, 0.75, 1.0]
+        .iter()
+        .map(|share| {
+            let y = TOP + HEIGHT * (1.0 - share);
+            label(LEFT - 4.0, y + 4.0, "end", format!("{:.0}%", share * 100.0))
+        })
+        .collect();
+    labels.extend((0..=4).map(|i| {
         let f = f64::from(i) / 4.0;
-        let _ = writeln!(
-            h,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+        label(
             LEFT + WIDTH * f,
             TOP + HEIGHT + 18.0,
-            escape(&seconds_label(total_s * f))
-        );
-    }
+            "middle",
+            seconds_label(total_s * f),
+        )
+    }));
+    Some(SplitPlot {
+        rects,
+        boundaries,
+        epochs,
+        labels,
+    })
 }
 
 fn seconds_label(s: f64) -> String {
@@ -341,7 +379,7 @@ fn nines(percentile: f64) -> f64 {
     -tail.log10()
 }
 
-fn latency_plot(h: &mut String, r: &RunReport, labels: &[String]) {
+fn latency_plot(r: &RunReport, labels: &[String]) -> Option<LatencyPlot> {
     let curves: Vec<(&str, &[(f64, f64)])> = r
         .versions
         .iter()
@@ -355,23 +393,15 @@ fn latency_plot(h: &mut String, r: &RunReport, labels: &[String]) {
         .map(|(_, ms)| *ms)
         .fold(0.0f64, f64::max);
     if curves.is_empty() || top <= 0.0 {
-        let _ = writeln!(h, "<p class=\"note\">No versioned responses.</p>");
-        return;
+        return None;
     }
     let top = nice_ceiling(top);
-    svg_open(h, "latency by percentile per version");
-    // Grid first, so the curves are drawn over it.
+    let mut grid = Vec::new();
+    let mut texts = Vec::new();
     for f in [0.0, 0.25, 0.5, 0.75, 1.0] {
         let y = TOP + HEIGHT * (1.0 - f);
-        let _ = writeln!(
-            h,
-            "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e0e0e0\"/>\
-             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            LEFT + WIDTH,
-            LEFT - 4.0,
-            y + 4.0,
-            axis_number(top * f)
-        );
+        grid.push(line(LEFT, LEFT + WIDTH, y, y, String::new()));
+        texts.push(label(LEFT - 4.0, y + 4.0, "end", axis_number(top * f)));
     }
     for (p, text) in [
         (0.0, "0%"),
@@ -381,45 +411,45 @@ fn latency_plot(h: &mut String, r: &RunReport, labels: &[String]) {
         (99.99, "99.99%"),
     ] {
         let x = LEFT + WIDTH * nines(p) / MAX_NINES;
-        let _ = writeln!(
-            h,
-            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"#e0e0e0\"/>\
-             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{text}</text>",
-            TOP + HEIGHT,
-            TOP + HEIGHT + 18.0
-        );
+        grid.push(line(x, x, TOP, TOP + HEIGHT, String::new()));
+        texts.push(label(x, TOP + HEIGHT + 18.0, "middle", text.to_owned()));
     }
-    for (label, curve) in &curves {
-        let index = labels.iter().position(|l| l == label).unwrap_or(0);
-        // The maximum (100th percentile) has no place on a log-of-tail axis; the table
-        // shows it.
-        let points: Vec<String> = curve
-            .iter()
-            .filter(|(p, _)| *p < 100.0)
-            .map(|(p, ms)| {
-                format!(
-                    "{:.1},{:.1}",
-                    LEFT + WIDTH * nines(*p) / MAX_NINES,
-                    TOP + HEIGHT * (1.0 - (ms / top).min(1.0))
-                )
-            })
-            .collect();
-        let _ = writeln!(
-            h,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>",
-            colour(label, index),
-            points.join(" "),
-            escape(label)
-        );
-    }
-    let _ = writeln!(
-        h,
-        "<text x=\"4\" y=\"{:.1}\">ms</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">percentile</text>",
-        TOP + HEIGHT / 2.0,
+    texts.push(label(4.0, TOP + HEIGHT / 2.0, "start", "ms".to_owned()));
+    texts.push(label(
         LEFT + WIDTH,
-        TOP + HEIGHT - 6.0
-    );
-    let _ = writeln!(h, "</svg>");
+        TOP + HEIGHT - 6.0,
+        "end",
+        "percentile".to_owned(),
+    ));
+    let curves = curves
+        .iter()
+        .map(|(name, curve)| {
+            let index = labels.iter().position(|l| l == name).unwrap_or(0);
+            // The maximum (100th percentile) has no place on a log-of-tail axis; the
+            // table shows it.
+            let points: Vec<String> = curve
+                .iter()
+                .filter(|(p, _)| *p < 100.0)
+                .map(|(p, ms)| {
+                    format!(
+                        "{:.1},{:.1}",
+                        LEFT + WIDTH * nines(*p) / MAX_NINES,
+                        TOP + HEIGHT * (1.0 - (ms / top).min(1.0))
+                    )
+                })
+                .collect();
+            Curve {
+                colour: colour(name, index),
+                points: points.join(" "),
+                label: (*name).to_owned(),
+            }
+        })
+        .collect();
+    Some(LatencyPlot {
+        grid,
+        labels: texts,
+        curves,
+    })
 }
 
 /// Whole numbers where they suffice, otherwise two decimals (sub-millisecond plots).
@@ -442,15 +472,12 @@ fn nice_ceiling(v: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
-    fn helpers() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
+    fn percentiles_map_to_nines_and_axes_to_round_numbers() {
         assert!((nines(99.0) - 2.0).abs() < 1e-9);
         assert!((nines(100.0) - MAX_NINES).abs() < 1e-9);
         assert!((nice_ceiling(37.0) - 50.0).abs() < 1e-9);

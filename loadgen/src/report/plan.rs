@@ -1,4 +1,4 @@
-//! The planner printed before a run (spec C.3, C.7 step 1): how many responses the check
+//! The planner printed before a run (docs/split-verification.md, "Planning"): how many responses the check
 //! needs, how long that takes at this rate, and what the configured limit can detect.
 
 use crate::config::RunConfig;
@@ -138,7 +138,7 @@ mod tests {
         assert!(figures.mismatch_n.abs_diff(2_741) <= 1, "{figures:?}");
         let text = lines.join("\n");
         assert!(text.contains("2.0 req/s"), "{text}");
-        // 10 minutes at 2 req/s = 1,200 responses: ≈7.6 pp (spec C.3 table).
+        // 10 minutes at 2 req/s = 1,200 responses: ≈7.6 pp.
         assert!(
             text.contains("≈1200 responses detects deviations of ≈7.6 pp"),
             "{text}"

@@ -2,7 +2,9 @@
 
 use std::process::Output;
 
-use crate::helpers::{StubOptions, closed_port, spawn_stub};
+use bookinfo_support::testing::{self, Running, closed_port};
+
+use crate::helpers::{StubOptions, spawn_stub};
 
 async fn loadgen(args: Vec<String>) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
@@ -78,7 +80,7 @@ async fn bad_input_exits_3_with_one_line() {
     let stub = spawn_stub(StubOptions::weighted(&[("v1", 100)])).await;
     let url = stub.url("/productpage").to_string();
     let hello = stub.url("/hello").to_string();
-    let nowhere = format!("http://{}/productpage", closed_port().await);
+    let nowhere = format!("http://{}/productpage", closed_port());
     let cases = [
         (args(&[&url, "--expect", "v1=30,v2=60"]), "add up to 90"),
         (args(&[&url, "--expect", "v1=30,v7=70"]), "unknown version"),
@@ -137,7 +139,7 @@ async fn any_target_accepts_a_page_that_is_not_bookinfo() {
 }
 
 /// A stand-in for the admin endpoint of `bookinfo up` reporting a 30/70 split.
-async fn admin_stub() -> std::net::SocketAddr {
+async fn admin_stub() -> Running {
     let router = axum::Router::new().route(
         "/epoch",
         axum::routing::get(|| async {
@@ -148,10 +150,7 @@ async fn admin_stub() -> std::net::SocketAddr {
             }))
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    addr
+    testing::serve(router).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,7 +158,7 @@ async fn follow_admin_takes_the_split_in_force_from_the_data_plane() {
     let stub = spawn_stub(StubOptions::weighted(&[("v1", 30), ("v2", 70)])).await;
     let admin = admin_stub().await;
     let url = stub.url("/productpage").to_string();
-    let admin_url = format!("http://{admin}");
+    let admin_url = format!("http://{}", admin.addr);
     let out = loadgen(args(&[
         &url,
         "--follow-admin",
@@ -178,7 +177,7 @@ async fn follow_admin_takes_the_split_in_force_from_the_data_plane() {
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(all.contains("routing epoch 4"), "{all}");
 
-    let closed = closed_port().await;
+    let closed = closed_port();
     let out = loadgen(args(&[
         &url,
         "--follow-admin",

@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -86,6 +85,9 @@ pub(crate) async fn spawn_stub(options: StubOptions) -> StubServer {
         .route("/sorry", get(sorry))
         .route("/hello", get(|| async { "hello, world" }))
         .with_state(Arc::clone(&stub));
+    // Served by hand, not with `bookinfo_support::testing::serve`: the stub
+    // counts client connections by peer address, which needs
+    // `into_make_service_with_connect_info`, and the kit serves a bare router.
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -93,12 +95,6 @@ pub(crate) async fn spawn_stub(options: StubOptions) -> StubServer {
         let _ = axum::serve(listener, service).await;
     });
     StubServer { addr, stub }
-}
-
-/// An address where nothing listens (bound, then released).
-pub(crate) async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr")
 }
 
 fn page(version: &str, markers: bool) -> String {
@@ -214,11 +210,4 @@ pub(crate) fn expect(c: &mut RunConfig, split: &str) {
     c.expected = Some(parse_expect(split).expect("valid split"));
     c.verdict.tolerance = 0.10;
     c.verdict.alpha = 0.01;
-}
-
-/// A fresh path in the temp dir (removed first).
-pub(crate) fn temp_path(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("loadgen-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
 }

@@ -2,11 +2,13 @@
 
 use bookinfo_loadgen::{RunConfig, SetupError, run};
 
-use crate::helpers::{StubOptions, closed_port, expect, fast_config, spawn_stub, temp_path};
+use bookinfo_support::testing::closed_port;
+
+use crate::helpers::{StubOptions, expect, fast_config, spawn_stub};
 
 #[tokio::test]
 async fn an_unreachable_target_is_a_setup_error() {
-    let addr = closed_port().await;
+    let addr = closed_port();
     let url = reqwest::Url::parse(&format!("http://{addr}/productpage")).unwrap();
     let err = run(fast_config(url, 10)).await.unwrap_err();
     assert!(matches!(err, SetupError::Unreachable(_)), "{err:?}");
@@ -79,7 +81,8 @@ async fn invalid_settings_are_setup_errors() {
         SetupError::Config(_)
     ));
     let mut config = fast_config(stub.url("/productpage"), 10);
-    config.outputs.json = Some(temp_path("no-such-dir").join("x.json"));
+    let dir = tempfile::tempdir().unwrap();
+    config.outputs.json = Some(dir.path().join("no-such-dir").join("x.json"));
     assert!(matches!(
         run(config).await.unwrap_err(),
         SetupError::Output { .. }

@@ -3,7 +3,7 @@
 use bookinfo_loadgen::{EndReason, run};
 use bookinfo_verdict::Verdict;
 
-use crate::helpers::{StubOptions, expect, fast_config, spawn_stub, temp_path};
+use crate::helpers::{StubOptions, expect, fast_config, spawn_stub};
 
 const SPLIT: [(&str, u32); 2] = [("v1", 30), ("v2", 70)];
 
@@ -12,9 +12,16 @@ async fn the_configured_split_passes() {
     let stub = spawn_stub(StubOptions::weighted(&SPLIT)).await;
     let mut config = fast_config(stub.url("/productpage"), 3_000);
     expect(&mut config, "v1=30,v2=70");
-    let json = temp_path("pass.json");
-    let ndjson = temp_path("pass.ndjson");
-    let html = temp_path("pass.html");
+    // Where the split came from is shown in the HTML report: as text, even
+    // when it reads like markup (a file name may).
+    if let Some(expected) = &mut config.expected {
+        expected.source.push_str(" <i>&</i>");
+    }
+    // Removed with the directory, even when an assertion fails.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("pass.json");
+    let ndjson = dir.path().join("pass.ndjson");
+    let html = dir.path().join("pass.html");
     config.outputs.json = Some(json.clone());
     config.outputs.ndjson = Some(ndjson.clone());
     config.outputs.html = Some(html.clone());
@@ -45,10 +52,15 @@ async fn the_configured_split_passes() {
 
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("PASS"));
+    assert!(
+        page.contains("<rect ") && page.contains("<polyline "),
+        "both plots are drawn"
+    );
+    assert!(
+        !page.contains("<i>") && page.contains("&#60;i&#62;&#38;"),
+        "{page}"
+    );
     assert!(!page.contains("<script"), "the report needs no JavaScript");
-    for path in [json, ndjson, html] {
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,13 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use bookinfo_mesh::plane::{Instance, Plane, host_router};
 use bookinfo_routing::load::load_str;
-
-pub(crate) async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    addr
-}
+pub(crate) use bookinfo_support::testing::{Running, serve};
 
 /// What a stub upstream saw.
 #[derive(Default)]
@@ -25,12 +19,13 @@ pub(crate) struct Seen {
 }
 
 /// A stub instance answering its version; the first `fail_first` requests
-/// get 503, and each answer waits `delay`.
+/// get 503, and each answer waits `delay`. It stops when the `Running` is
+/// dropped.
 pub(crate) async fn stub(
     version: &'static str,
     fail_first: usize,
     delay: Duration,
-) -> (SocketAddr, Arc<Seen>) {
+) -> (Running, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let record = seen.clone();
     let router = Router::new().fallback(move |headers: HeaderMap| {
@@ -76,14 +71,14 @@ spec:
 ";
 
 /// A plane over `instances` with `yaml` (plus the reviews subsets) applied,
-/// and its reviews proxy listening.
-pub(crate) async fn plane_with(instances: Vec<Instance>, yaml: &str) -> (Arc<Plane>, SocketAddr) {
+/// and its reviews proxy listening until the `Running` is dropped.
+pub(crate) async fn plane_with(instances: Vec<Instance>, yaml: &str) -> (Arc<Plane>, Running) {
     let plane = Plane::new(instances);
     let mut objects = load_str("subsets", REVIEWS_SUBSETS).unwrap().objects;
     objects.extend(load_str("test", yaml).unwrap().objects);
     plane.replace(objects).unwrap();
-    let addr = serve(host_router(plane.clone(), "reviews")).await;
-    (plane, addr)
+    let proxy = serve(host_router(plane.clone(), "reviews")).await;
+    (plane, proxy)
 }
 
 pub(crate) async fn get(addr: SocketAddr, headers: &[(&str, &str)]) -> (u16, String) {

@@ -18,14 +18,14 @@ async fn without_a_virtual_service_requests_round_robin_over_all_instances() {
     let (b, _) = stub("v2", 0, Duration::ZERO).await;
     let (c, _) = stub("v3", 0, Duration::ZERO).await;
     let instances = vec![
-        instance("reviews", "v1", a),
-        instance("reviews", "v2", b),
-        instance("reviews", "v3", c),
+        instance("reviews", "v1", a.addr),
+        instance("reviews", "v2", b.addr),
+        instance("reviews", "v3", c.addr),
     ];
-    let (_, addr) = plane_with(instances, "").await;
+    let (_, proxy) = plane_with(instances, "").await;
     let mut answers = Vec::new();
     for _ in 0..6 {
-        answers.push(get(addr, &[]).await.1);
+        answers.push(get(proxy.addr, &[]).await.1);
     }
     for version in ["v1", "v2", "v3"] {
         assert_eq!(
@@ -41,24 +41,30 @@ async fn header_routes_send_jason_to_v2_and_everyone_else_to_v1() {
     let (a, _) = stub("v1", 0, Duration::ZERO).await;
     let (b, _) = stub("v2", 0, Duration::ZERO).await;
     let http = "  - match: [{headers: {end-user: {exact: jason}}}]\n    route: [{destination: {host: reviews, subset: v2}}]\n  - route: [{destination: {host: reviews, subset: v1}}]\n";
-    let (_, addr) = plane_with(
-        vec![instance("reviews", "v1", a), instance("reviews", "v2", b)],
+    let (_, proxy) = plane_with(
+        vec![
+            instance("reviews", "v1", a.addr),
+            instance("reviews", "v2", b.addr),
+        ],
         &vs(http),
     )
     .await;
     assert_eq!(
-        get(addr, &[("end-user", "jason")]).await,
+        get(proxy.addr, &[("end-user", "jason")]).await,
         (200, "v2".into())
     );
-    assert_eq!(get(addr, &[]).await, (200, "v1".into()));
+    assert_eq!(get(proxy.addr, &[]).await, (200, "v1".into()));
 }
 
 #[tokio::test]
 async fn abort_faults_answer_the_status_for_their_percentage_of_requests() {
     let (a, seen) = stub("v1", 0, Duration::ZERO).await;
     let http = "  - fault: {abort: {httpStatus: 555, percentage: {value: 100}}}\n    route: [{destination: {host: reviews, subset: v1}}]\n";
-    let (_, addr) = plane_with(vec![instance("reviews", "v1", a)], &vs(http)).await;
-    assert_eq!(get(addr, &[]).await, (555, "fault filter abort".into()));
+    let (_, proxy) = plane_with(vec![instance("reviews", "v1", a.addr)], &vs(http)).await;
+    assert_eq!(
+        get(proxy.addr, &[]).await,
+        (555, "fault filter abort".into())
+    );
     assert_eq!(
         seen.count.load(Ordering::SeqCst),
         0,
@@ -66,11 +72,11 @@ async fn abort_faults_answer_the_status_for_their_percentage_of_requests() {
     );
 
     let http = "  - fault: {abort: {httpStatus: 500, percentage: {value: 50}}}\n    route: [{destination: {host: reviews, subset: v1}}]\n";
-    let (_, addr) = plane_with(vec![instance("reviews", "v1", a)], &vs(http)).await;
+    let (_, proxy) = plane_with(vec![instance("reviews", "v1", a.addr)], &vs(http)).await;
     let n = 400;
     let mut aborted = 0;
     for _ in 0..n {
-        if get(addr, &[]).await.0 == 500 {
+        if get(proxy.addr, &[]).await.0 == 500 {
             aborted += 1;
         }
     }
@@ -82,9 +88,9 @@ async fn abort_faults_answer_the_status_for_their_percentage_of_requests() {
 async fn delay_faults_hold_the_request_before_forwarding() {
     let (a, _) = stub("v1", 0, Duration::ZERO).await;
     let http = "  - fault: {delay: {fixedDelay: 300ms, percentage: {value: 100}}}\n    route: [{destination: {host: reviews, subset: v1}}]\n";
-    let (_, addr) = plane_with(vec![instance("reviews", "v1", a)], &vs(http)).await;
+    let (_, proxy) = plane_with(vec![instance("reviews", "v1", a.addr)], &vs(http)).await;
     let started = Instant::now();
-    assert_eq!(get(addr, &[]).await, (200, "v1".into()));
+    assert_eq!(get(proxy.addr, &[]).await, (200, "v1".into()));
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
@@ -92,10 +98,10 @@ async fn delay_faults_hold_the_request_before_forwarding() {
 async fn route_timeouts_answer_504_in_time() {
     let (a, _) = stub("v1", 0, Duration::from_secs(5)).await;
     let http = "  - timeout: 200ms\n    route: [{destination: {host: reviews, subset: v1}}]\n";
-    let (_, addr) = plane_with(vec![instance("reviews", "v1", a)], &vs(http)).await;
+    let (_, proxy) = plane_with(vec![instance("reviews", "v1", a.addr)], &vs(http)).await;
     let started = Instant::now();
     assert_eq!(
-        get(addr, &[]).await,
+        get(proxy.addr, &[]).await,
         (504, "upstream request timeout".into())
     );
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -105,14 +111,14 @@ async fn route_timeouts_answer_504_in_time() {
 async fn retries_resend_on_5xx_up_to_the_attempts() {
     let (a, seen) = stub("v1", 2, Duration::ZERO).await;
     let http = "  - retries: {attempts: 2, retryOn: 5xx}\n    route: [{destination: {host: reviews, subset: v1}}]\n";
-    let (_, addr) = plane_with(vec![instance("reviews", "v1", a)], &vs(http)).await;
-    assert_eq!(get(addr, &[]).await, (200, "v1".into()));
+    let (_, proxy) = plane_with(vec![instance("reviews", "v1", a.addr)], &vs(http)).await;
+    assert_eq!(get(proxy.addr, &[]).await, (200, "v1".into()));
     assert_eq!(seen.count.load(Ordering::SeqCst), 3);
 
     let (b, seen) = stub("v1", 5, Duration::ZERO).await;
     let http = "  - retries: {attempts: 1, retryOn: 5xx}\n    route: [{destination: {host: reviews, subset: v1}}]\n";
-    let (_, addr) = plane_with(vec![instance("reviews", "v1", b)], &vs(http)).await;
-    assert_eq!(get(addr, &[]).await.0, 503);
+    let (_, proxy) = plane_with(vec![instance("reviews", "v1", b.addr)], &vs(http)).await;
+    assert_eq!(get(proxy.addr, &[]).await.0, 503);
     assert_eq!(seen.count.load(Ordering::SeqCst), 2);
 }
 
@@ -120,9 +126,9 @@ async fn retries_resend_on_5xx_up_to_the_attempts() {
 async fn per_try_timeouts_retry_a_slow_upstream() {
     let (a, seen) = stub("v1", 0, Duration::from_secs(5)).await;
     let http = "  - retries: {attempts: 2, perTryTimeout: 100ms, retryOn: gateway-error}\n    route: [{destination: {host: reviews, subset: v1}}]\n";
-    let (_, addr) = plane_with(vec![instance("reviews", "v1", a)], &vs(http)).await;
+    let (_, proxy) = plane_with(vec![instance("reviews", "v1", a.addr)], &vs(http)).await;
     let started = Instant::now();
-    assert_eq!(get(addr, &[]).await.0, 504);
+    assert_eq!(get(proxy.addr, &[]).await.0, 504);
     assert!(started.elapsed() < Duration::from_secs(2));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(seen.count.load(Ordering::SeqCst), 3);
@@ -133,13 +139,16 @@ async fn mirrors_reach_the_mirror_with_a_shadow_host_and_leave_the_answer_alone(
     let (a, primary) = stub("v1", 0, Duration::ZERO).await;
     let (b, mirror) = stub("v2", 0, Duration::ZERO).await;
     let http = "  - route: [{destination: {host: reviews, subset: v1}}]\n    mirror: {host: reviews, subset: v2}\n    mirrorPercentage: {value: 100.0}\n";
-    let (_, addr) = plane_with(
-        vec![instance("reviews", "v1", a), instance("reviews", "v2", b)],
+    let (_, proxy) = plane_with(
+        vec![
+            instance("reviews", "v1", a.addr),
+            instance("reviews", "v2", b.addr),
+        ],
         &vs(http),
     )
     .await;
     for _ in 0..5 {
-        assert_eq!(get(addr, &[]).await, (200, "v1".into()));
+        assert_eq!(get(proxy.addr, &[]).await, (200, "v1".into()));
     }
     let deadline = Instant::now() + Duration::from_secs(2);
     while mirror.count.load(Ordering::SeqCst) < 5 && Instant::now() < deadline {
@@ -155,7 +164,7 @@ async fn mirrors_reach_the_mirror_with_a_shadow_host_and_leave_the_answer_alone(
 async fn a_subset_without_instances_is_reported_and_answers_503() {
     let (a, _) = stub("v1", 0, Duration::ZERO).await;
     let http = "  - route: [{destination: {host: reviews, subset: v3}}]\n";
-    let (plane, addr) = plane_with(vec![instance("reviews", "v1", a)], &vs(http)).await;
+    let (plane, proxy) = plane_with(vec![instance("reviews", "v1", a.addr)], &vs(http)).await;
     assert!(
         plane
             .table()
@@ -165,14 +174,17 @@ async fn a_subset_without_instances_is_reported_and_answers_503() {
         "{:?}",
         plane.table().warnings
     );
-    assert_eq!(get(addr, &[]).await, (503, "no healthy upstream".into()));
+    assert_eq!(
+        get(proxy.addr, &[]).await,
+        (503, "no healthy upstream".into())
+    );
 }
 
 #[tokio::test]
 async fn a_rejected_change_keeps_the_routes_in_force_and_the_epoch() {
     let (a, _) = stub("v1", 0, Duration::ZERO).await;
-    let (plane, addr) = plane_with(
-        vec![instance("reviews", "v1", a)],
+    let (plane, proxy) = plane_with(
+        vec![instance("reviews", "v1", a.addr)],
         &vs("  - route: [{destination: {host: reviews, subset: v1}}]\n"),
     )
     .await;
@@ -184,7 +196,7 @@ async fn a_rejected_change_keeps_the_routes_in_force_and_the_epoch() {
     .unwrap();
     assert!(plane.apply(broken.objects).is_err());
     assert_eq!(plane.epoch(), epoch);
-    assert_eq!(get(addr, &[]).await, (200, "v1".into()));
+    assert_eq!(get(proxy.addr, &[]).await, (200, "v1".into()));
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The productpage binary's settings, under the upstream variable names
-//! (contract 2.2), plus the ones this project adds.
+//! (the upstream variables and defaults), plus the ones this project adds.
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// What `x-bookinfo-version` says for this service.
 pub const VERSION_LABEL: &str = "productpage-v1";
 
-/// Which page markers tests and tutorials find (contract 2.7.3).
+/// Which page markers tests and tutorials find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Markers {
     /// The 1.20.x markers: 9 `glyphicon glyphicon-star`, `text-black-500` / `text-red-500`.

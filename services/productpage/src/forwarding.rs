@@ -1,4 +1,4 @@
-//! The headers productpage sends on every backend call (contract 2.5 and 7).
+//! The headers productpage sends on every backend call .
 //!
 //! Unlike reviews, which copies its 20 headers verbatim
 //! (`bookinfo_support::propagation::forward`), productpage re-emits B3 the

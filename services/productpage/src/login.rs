@@ -1,4 +1,4 @@
-//! `POST /login` and `GET /logout` (contract 2.6, with the project's fixes):
+//! `POST /login` and `GET /logout` (as upstream, with the project's fixes):
 //! the user name goes into a signed cookie, and the redirect goes back to
 //! the referring page only when that page is on this site.
 

@@ -1,4 +1,4 @@
-//! The routes of contract 2.3 and their handlers (login and static files
+//! The routes of the upstream productpage and their handlers (login and static files
 //! live in their own modules).
 
 use std::sync::LazyLock;

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use opentelemetry_http::HeaderInjector;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// Copied verbatim onto every outgoing call by every service (contract 7).
+/// Copied verbatim onto every outgoing call by every service (as upstream).
 pub const VERBATIM_HEADERS: [&str; 14] = [
     "x-request-id",
     "x-ot-span-context",

@@ -1,9 +1,9 @@
-//! Fixed-sample statistics (spec C.2 and C.6): the Wilson interval, the Pearson X² and
+//! Fixed-sample statistics (docs/split-verification.md): the Wilson interval, the Pearson X² and
 //! G goodness-of-fit tests, the worst-case share bounds with unclassified responses, and
 //! the over-dispersion index over batches.
 //!
 //! These are *reports*, not decision rules: they are valid for one look at a fixed n,
-//! and re-running them after every response inflates the false-alarm rate (spec C.2).
+//! and re-running them after every response inflates the false-alarm rate.
 //! The verdict engine decides with the anytime-valid statistics in
 //! [`super::sequential`] and shows these alongside.
 
@@ -140,7 +140,7 @@ pub fn g_test(counts: &[u64], weights: &[f64]) -> GofTest {
 }
 
 /// Worst-case share of a version when the `u` unclassified responses are all attributed
-/// against it or all to it (spec C.6): `[x/(n+u), (x+u)/(n+u)]`.
+/// against it or all to it: `[x/(n+u), (x+u)/(n+u)]`.
 pub fn worst_case_share(x: u64, n: u64, u: u64) -> Interval {
     let total = n.saturating_add(u);
     if total == 0 {
@@ -153,7 +153,7 @@ pub fn worst_case_share(x: u64, n: u64, u: u64) -> Interval {
     }
 }
 
-/// Over-dispersion test result (spec C.6).
+/// Over-dispersion test result.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct DispersionTest {
     /// Responses per batch.

@@ -1,4 +1,4 @@
-//! The statistics behind the split verdict (spec section C), free of any engine state.
+//! The statistics behind the split verdict (docs/split-verification.md), free of any engine state.
 //!
 //! - [`special`]: ln Γ, incomplete gamma, normal quantile, chi-square tail.
 //! - [`fixed`]: fixed-sample reports (Wilson, X², G, worst-case bounds, over-dispersion).

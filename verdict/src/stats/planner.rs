@@ -1,8 +1,8 @@
-//! Sample-size planning before a run (spec C.3): how many classified responses a split
+//! Sample-size planning before a run (docs/split-verification.md, "Planning"): how many classified responses a split
 //! check needs, and what a given number of responses can detect.
 //!
 //! These use the normal approximation of the fixed-sample score test. The sequential
-//! verdict needs about the same n on average (spec C.5), so they are the honest "how
+//! verdict needs about the same n on average (docs/split-verification.md, "The decision rules"), so they are the honest "how
 //! long will this take" figure to print before the run starts.
 
 use serde::Serialize;
@@ -114,7 +114,7 @@ pub struct VersionPlan {
     pub equivalence_n: Option<u64>,
 }
 
-/// The planner table printed before a run (spec C.7, step 1).
+/// The planner table printed before a run (docs/split-verification.md, "Planning").
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     pub delta: f64,
@@ -201,7 +201,7 @@ mod tests {
         for (alpha, power, expected) in rows {
             for (delta, want) in [0.10, 0.05, 0.02].into_iter().zip(expected) {
                 let n = score_test_sample_size(0.3, 0.3 + delta, alpha, power);
-                eprintln!("α {alpha}, power {power}, Δ {delta}: n = {n:?} (spec {want})");
+                eprintln!("α {alpha}, power {power}, Δ {delta}: n = {n:?} (predicted {want})");
                 assert!(n.is_some_and(|n| n.abs_diff(want) <= 1), "{n:?} vs {want}");
             }
         }
@@ -218,7 +218,7 @@ mod tests {
             (7_200, 0.031),
         ] {
             let d = detectable_deviation(0.3, n, 0.001, 0.99);
-            eprintln!("n = {n}: detectable deviation {d:?} (spec ≈ {want})");
+            eprintln!("n = {n}: detectable deviation {d:?} (predicted ≈ {want})");
             assert!(
                 d.is_some_and(|d| (d - want).abs() < 0.005),
                 "{d:?} vs {want}"

@@ -1,4 +1,4 @@
-//! Anytime-valid statistics (spec C.5): the Dirichlet-mixture e-value of Lindon & Malek
+//! Anytime-valid statistics (docs/split-verification.md, "The decision rules"): the Dirichlet-mixture e-value of Lindon & Malek
 //! for the whole split, and per-version confidence sequences from the Beta-binomial
 //! mixture.
 //!

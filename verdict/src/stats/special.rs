@@ -2,9 +2,9 @@
 //! gamma function, the standard normal CDF and quantile, and the chi-square survival
 //! function.
 //!
-//! They are written out here rather than pulled from a crate because the loadgen needs
-//! only these few, and a statistics crate would bring linear algebra and random-number
-//! dependencies with it. Each one is checked against published values in the tests.
+//! They are written out here, each checked against published values in the tests.
+//! `statrs` with its default features off would serve as well (without linear algebra
+//! or random numbers); these few functions did not seem worth a dependency.
 
 use std::f64::consts::PI;
 

@@ -94,11 +94,7 @@ async fn v2_answers_502_for_failures_and_unusable_answers() {
 
 #[tokio::test]
 async fn v2_answers_502_when_the_api_is_unreachable() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = bookinfo_support::testing::closed_port().port();
     let books = BooksApi::new(&format!("http://127.0.0.1:{port}"), Duration::from_secs(1));
     let server = details(AppState::new("v2", Some(books))).await;
     let response = reqwest::get(server.url("/details/0")).await.unwrap();

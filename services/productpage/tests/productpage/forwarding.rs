@@ -1,4 +1,4 @@
-//! Headers that reach the backends (contract 2.5 and 7), checked at stubs.
+//! Headers that reach the backends , checked at stubs.
 
 use crate::helpers::*;
 

@@ -9,9 +9,8 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bookinfo_productpage::{AppState, Config, Settings};
-use bookinfo_support::launch::app;
+use bookinfo_support::testing::{self, Running};
 use clap::Parser;
-use tokio::net::TcpListener;
 
 pub(crate) const SECRET: &str = "test-secret";
 
@@ -109,31 +108,63 @@ pub(crate) struct Seen {
     pub at: Instant,
 }
 
+/// What a stub records and answers, shared with its handler.
 #[derive(Clone)]
-pub(crate) struct Stub {
-    pub port: u16,
+struct Shared {
     seen: Arc<Mutex<Vec<Seen>>>,
     canned: Arc<Mutex<Canned>>,
 }
 
+/// A stub backend; its server stops when the stub is dropped.
+pub(crate) struct Stub {
+    pub port: u16,
+    shared: Shared,
+    _server: Running,
+}
+
 impl Stub {
     pub(crate) async fn start(canned: Canned) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stub = Self {
-            port,
+        let shared = Shared {
             seen: Arc::default(),
             canned: Arc::new(Mutex::new(canned)),
         };
-        let handler_stub = stub.clone();
+        // The handler holds the shared state, not the stub: the stub owns
+        // the server, and the server must not keep itself alive.
+        let handler = shared.clone();
         let router = Router::new().fallback(move |request: Request| {
-            let stub = handler_stub.clone();
-            async move { stub.answer(request).await }
+            let shared = handler.clone();
+            async move { shared.answer(request).await }
         });
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        stub
+        let server = testing::serve(router).await;
+        Self {
+            port: server.addr.port(),
+            shared,
+            _server: server,
+        }
     }
 
+    pub(crate) fn set(&self, canned: Canned) {
+        *self.shared.canned.lock().unwrap() = canned;
+    }
+
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    pub(crate) fn calls(&self) -> usize {
+        self.shared.seen.lock().unwrap().len()
+    }
+
+    pub(crate) fn last_header(&self, name: &str) -> Option<String> {
+        self.seen().last().and_then(|seen| {
+            seen.headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+    }
+}
+
+impl Shared {
     async fn answer(&self, request: Request) -> Response {
         let target = request
             .uri()
@@ -160,32 +191,11 @@ impl Stub {
         }
         response
     }
-
-    pub(crate) fn set(&self, canned: Canned) {
-        *self.canned.lock().unwrap() = canned;
-    }
-
-    pub(crate) fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    pub(crate) fn calls(&self) -> usize {
-        self.seen.lock().unwrap().len()
-    }
-
-    pub(crate) fn last_header(&self, name: &str) -> Option<String> {
-        self.seen().last().and_then(|seen| {
-            seen.headers
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        })
-    }
 }
 
 /// A port on which nothing listens.
 pub(crate) async fn dead_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
+    testing::closed_port().port()
 }
 
 /// Where productpage's three backends are.
@@ -221,9 +231,11 @@ impl World {
     }
 }
 
+/// productpage under test; its server stops when this is dropped.
 pub(crate) struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    _server: Running,
 }
 
 impl TestApp {
@@ -258,15 +270,17 @@ impl TestApp {
         let config = Config::try_parse_from(args).unwrap();
         let mut settings = Settings::from_config(&config);
         tweak(&mut settings);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = app(AppState::new(settings));
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let server = testing::start(AppState::new(settings)).await;
+        let base = format!("http://{}", server.addr);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Self { base, client }
+        Self {
+            base,
+            client,
+            _server: server,
+        }
     }
 
     pub(crate) async fn spawn(ports: Ports) -> Self {

@@ -1,4 +1,4 @@
-//! The product page's markers (contract 2.7.3) for every backend state.
+//! The product page's markers for every backend state.
 
 use crate::helpers::*;
 

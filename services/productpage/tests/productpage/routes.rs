@@ -1,4 +1,4 @@
-//! Every route, its status, content type and body (contract 2.3 and 2.8).
+//! Every route, its status, content type and body (as upstream).
 
 use bookinfo_productpage::AppState;
 use bookinfo_support::launch::{self, Program};

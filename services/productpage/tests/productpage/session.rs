@@ -1,4 +1,4 @@
-//! Login, logout and the session cookie (contract 2.6 with the project's fixes).
+//! Login, logout and the session cookie (as upstream, with the project's fixes).
 
 use bookinfo_productpage::SessionKey;
 

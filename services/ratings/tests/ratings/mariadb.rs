@@ -5,9 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tempfile::TempDir;
+
 pub(crate) struct MariaDb {
     pub port: u16,
-    dir: PathBuf,
+    /// Removed when dropped, after `Drop` has killed the server; also when
+    /// start-up panics.
+    dir: TempDir,
     child: Child,
 }
 
@@ -21,20 +25,21 @@ fn program(name: &str) -> PathBuf {
     panic!("{name} not found: install Debian's mariadb-server (.ci/run does)");
 }
 
+/// A port free right now, for mariadbd to listen on: the same
+/// bind-then-release as `closed_port()` (nothing listens there yet), so that
+/// is used. Should another process take it before mariadbd binds, mariadbd
+/// exits and `wait_ready` panics at its deadline.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    bookinfo_support::testing::closed_port().port()
 }
 
 impl MariaDb {
     pub(crate) fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "bookinfo-mariadb-{}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos() ^ u128::from(free_port())
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let data = dir.join("data");
+        let dir = tempfile::Builder::new()
+            .prefix("bookinfo-mariadb-")
+            .tempdir()
+            .unwrap();
+        let data = dir.path().join("data");
         let status = Command::new(program("mariadb-install-db"))
             .args(["--no-defaults", "--user=root", "--skip-test-db"])
             .arg("--auth-root-authentication-method=normal")
@@ -53,8 +58,8 @@ impl MariaDb {
                 "--skip-name-resolve",
             ])
             .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--socket={}", dir.join("sock").display()))
-            .arg(format!("--pid-file={}", dir.join("pid").display()))
+            .arg(format!("--socket={}", dir.path().join("sock").display()))
+            .arg(format!("--pid-file={}", dir.path().join("pid").display()))
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -80,7 +85,10 @@ impl MariaDb {
     pub(crate) fn sql(&self, statements: &str) -> Result<(), String> {
         let output = Command::new(program("mariadb"))
             .args(["--no-defaults", "-uroot"])
-            .arg(format!("--socket={}", self.dir.join("sock").display()))
+            .arg(format!(
+                "--socket={}",
+                self.dir.path().join("sock").display()
+            ))
             .args(["-e", statements])
             .output()
             .map_err(|e| e.to_string())?;
@@ -96,6 +104,6 @@ impl Drop for MariaDb {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // `dir` is removed when the fields drop, after this.
     }
 }

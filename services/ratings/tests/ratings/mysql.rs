@@ -64,11 +64,7 @@ async fn v2_reads_ratings_from_a_real_mariadb_and_reports_its_failures() {
 
 #[tokio::test]
 async fn v2_answers_500_quickly_when_no_database_listens() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = bookinfo_support::testing::closed_port().port();
     let server = ratings_server(port, "password").await;
     let started = std::time::Instant::now();
     let (status, body, _) = get(&server.url("/ratings/0")).await;

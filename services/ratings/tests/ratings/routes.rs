@@ -97,10 +97,7 @@ async fn the_health_check_flag_succeeds_against_a_running_service_and_fails_with
     };
     let healthy = check(server.addr.to_string()).await.unwrap();
     assert_eq!(healthy.status.code(), Some(0));
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = bookinfo_support::testing::closed_port();
     let unhealthy = check(closed.to_string()).await.unwrap();
     assert_eq!(unhealthy.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("unhealthy"));

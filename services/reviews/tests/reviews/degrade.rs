@@ -42,11 +42,7 @@ async fn ratings_answering_garbage_degrades_each_reviewer() {
 
 #[tokio::test]
 async fn ratings_down_degrades_each_reviewer() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = bookinfo_support::testing::closed_port().port();
     let backend = bookinfo_api::Backend::new(
         format!("http://127.0.0.1:{port}"),
         Duration::from_millis(300),
