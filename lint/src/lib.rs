@@ -329,31 +329,29 @@ impl<'a> Linter<'a> {
                 }
             }
             Object::HttpRoute(route) => {
-                let service_ref = |name: &str,
-                                   port: Option<u16>,
-                                   at: &str,
-                                   findings: &mut Vec<Finding>| {
-                    match self.services.get(name) {
-                        None => findings.push(error(
-                            &doc.file,
-                            &doc.object(),
-                            format!("{at} `{name}` is not a Service"),
-                        )),
-                        Some((_, ports)) => {
-                            if let Some(port) = port
-                                && !ports.contains(&i64::from(port))
-                            {
-                                findings.push(error(
+                let service_ref =
+                    |name: &str, port: Option<u16>, at: &str, findings: &mut Vec<Finding>| {
+                        match self.services.get(name) {
+                            None => findings.push(error(
+                                &doc.file,
+                                &doc.object(),
+                                format!("{at} `{name}` is not a Service"),
+                            )),
+                            Some((_, ports)) => {
+                                if let Some(port) = port
+                                    && !ports.contains(&i64::from(port))
+                                {
+                                    findings.push(error(
                                     &doc.file,
                                     &doc.object(),
                                     format!(
                                         "{at} `{name}`: port {port} is not a port of the Service"
                                     ),
                                 ));
+                                }
                             }
                         }
-                    }
-                };
+                    };
                 for parent in &route.spec.parent_refs {
                     if parent.kind.as_deref() == Some("Service") {
                         service_ref(&parent.name, parent.port, "parentRef", findings);

@@ -1,5 +1,5 @@
 //! The serialisable report of a verification run: one [`EpochSummary`] per set of
-//! expected weights, with every statistic the spec asks to show (C.7 step 4).
+//! expected weights, with every statistic a reader needs to check the verdict.
 //!
 //! Infinite values (an e-value or X² after a version with expected weight 0 showed up)
 //! are written as `null` by serde_json; the verdict reason says what happened.

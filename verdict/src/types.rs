@@ -150,7 +150,7 @@ impl VerdictConfig {
     }
 }
 
-/// The spec's choice `c ≈ p q / δ²` (84 for 30/70 and δ = 5 pp), taken at the version
+/// The method's choice `c ≈ p q / δ²` (84 for 30/70 and δ = 5 pp), taken at the version
 /// with the largest variance so that the prior spreads over about ±δ around every
 /// weight. A 100 % split has no variance, so `δ(1 − δ)` is the floor.
 pub(crate) fn default_concentration(expectation: &Expectation, tolerance: f64) -> f64 {

@@ -239,7 +239,7 @@ fn true_split_reaches_pass() {
     );
 }
 
-/// Spec C.5, Dirichlet mixture with c = 100: 70/20/10 expected, truth 50/30/20, ≈ 140.
+/// The Dirichlet mixture with c = 100: 70/20/10 expected, truth 50/30/20, ≈ 140.
 #[test]
 fn three_version_mismatch_is_detected() {
     let config = VerdictConfig {

@@ -1,4 +1,4 @@
-//! details: the book's data (contract section 3). v1 answers from local
+//! details: the book's data. v1 answers from local
 //! data; v2 (`ENABLE_EXTERNAL_BOOK_SERVICE=true`) looks the book up in an
 //! external book API with a bounded timeout.
 

@@ -1,4 +1,4 @@
-//! productpage: the Bookinfo front end (contract section 2). Our own HTML
+//! productpage: the Bookinfo front end. Our own HTML
 //! page with the markers clients grep for, the JSON API that proxies
 //! details, reviews and ratings, login with a signed session cookie, and
 //! the upstream call policy (details once, reviews twice, 3 s each) with

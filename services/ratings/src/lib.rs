@@ -1,4 +1,4 @@
-//! ratings: the star ratings of a product (contract section 5). GET and
+//! ratings: the star ratings of a product. GET and
 //! POST on `/ratings/{id}` with an in-memory store, the upstream fault
 //! modes (`v-faulty`, `v-delayed`, `v-unavailable`, `v-unhealthy`) and the
 //! database-backed v2 on MySQL.

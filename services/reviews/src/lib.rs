@@ -1,4 +1,4 @@
-//! reviews: the two reviews of a product (contract section 4). One program;
+//! reviews: the two reviews of a product. One program;
 //! v1 (no ratings), v2 (black stars) and v3 (red stars) differ only by
 //! configuration. The JSON is built by hand to match upstream byte for byte.
 

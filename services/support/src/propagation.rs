@@ -1,5 +1,5 @@
 //! The headers a Bookinfo service copies from its incoming request onto every
-//! call it makes (contract section 7), so Istio can join traces and route by
+//! call it makes, so Istio can join traces and route by
 //! `end-user`.
 
 use axum::extract::FromRequestParts;

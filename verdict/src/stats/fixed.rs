@@ -169,7 +169,7 @@ pub struct DispersionTest {
 
 /// Streaming over-dispersion index over batches of `m` consecutive classified responses.
 ///
-/// For two categories `D` is the spec's `Σ_b (x_b − m p̂)² / (m p̂ q̂)`; for K categories
+/// For two categories `D` is `Σ_b (x_b − m p̂)² / (m p̂ q̂)`; for K categories
 /// it is the chi-square homogeneity statistic of the B×K batch table, `χ²_{(B−1)(K−1)}`
 /// under iid draws. Requests routed in blocks (connection pinning, sticky sessions)
 /// inflate it. Using `Σ_b x_bk = N p̂_k` the statistic reduces to

@@ -176,7 +176,7 @@ impl Plan {
 mod tests {
     use super::*;
 
-    /// Spec C.3: 30/70, Δ = 5 pp, α = 0.001, power 0.99.
+    /// The method's figure for 30/70, Δ = 5 pp, α = 0.001, power 0.99.
     #[test]
     fn planner_reproduces_the_spec_example() {
         let up = score_test_sample_size(0.3, 0.35, 0.001, 0.99);
@@ -190,7 +190,7 @@ mod tests {
         assert!(tost.is_some_and(|n| n.abs_diff(2_697) <= 1), "{tost:?}");
     }
 
-    /// Spec C.3 trade-off table, rows α = 0.05 / power 0.8 and α = 0.001 / power 0.99.
+    /// The method's trade-off table, rows α = 0.05 / power 0.8 and α = 0.001 / power 0.99.
     #[test]
     fn planner_reproduces_the_trade_off_table() {
         let rows = [
@@ -207,7 +207,7 @@ mod tests {
         }
     }
 
-    /// Spec C.3 "smallest deviation detectable at 2 rps" (α 0.001, power 0.99, p0 0.3).
+    /// The method's "smallest deviation detectable at 2 rps" (α 0.001, power 0.99, p0 0.3).
     #[test]
     fn detectable_deviation_reproduces_the_spec_table() {
         for (n, want) in [

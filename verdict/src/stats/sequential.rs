@@ -351,7 +351,7 @@ mod tests {
         assert!((a - b).abs() < 1e-12);
     }
 
-    /// The spec's figures for p̂ = 0.30, c = 84, α = 0.001 (section C.5).
+    /// The method's figures for p̂ = 0.30, c = 84, α = 0.001.
     #[test]
     fn confidence_sequence_reproduces_the_spec_widths() {
         let prior = BetaPrior::centred(0.3, 84.0);

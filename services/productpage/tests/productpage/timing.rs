@@ -1,4 +1,4 @@
-//! The timing of contract section 6: reviews tried twice, each attempt
+//! The timing of the upstream productpage: reviews tried twice, each attempt
 //! bounded by the per-call timeout.
 
 use std::time::{Duration, Instant};
