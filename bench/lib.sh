@@ -7,7 +7,7 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 # start NAME PORT [ENV=VALUE...]: runs target/release/NAME on 127.0.0.1:PORT
 start() {
     local name=$1 port=$2; shift 2
-    env "$@" LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn "target/release/$name" &
+    env "$@" LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn "target/release/$name" >/dev/null &
     pids+=($!)
     last_pid=$!
 }

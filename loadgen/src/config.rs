@@ -138,7 +138,7 @@ pub enum EndReason {
     Decided,
     /// The duration or request limit was reached.
     Limit,
-    /// Stopped from outside (Ctrl-C or [`RunControl::stop`](crate::control::RunControl::stop)).
+    /// Stopped from outside (Ctrl-C, or the run control's `stop`).
     Stopped,
 }
 

@@ -30,7 +30,7 @@ pub struct RunControl {
     tx: mpsc::UnboundedSender<Command>,
 }
 
-/// The run's end; pass it to [`crate::run::run_controlled`].
+/// The receiving end, for the run loop (`run_controlled`).
 #[derive(Debug)]
 pub struct ControlReceiver {
     rx: mpsc::UnboundedReceiver<Command>,
