@@ -15,7 +15,6 @@ use bookinfo_loadgen::Display;
 use bookinfo_loadgen::{Limits, Load, RunConfig, parse_expect};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::net::TcpListener;
 
 /// How the stub answers `/productpage`.
 #[derive(Debug, Clone)]
@@ -52,13 +51,13 @@ struct Stub {
 
 /// A running stub.
 pub(crate) struct StubServer {
-    pub addr: SocketAddr,
+    server: bookinfo_support::testing::Running,
     stub: Arc<Stub>,
 }
 
 impl StubServer {
     pub(crate) fn url(&self, path: &str) -> reqwest::Url {
-        let text = format!("http://{}{path}", self.addr);
+        let text = format!("http://{}{path}", self.server.addr);
         reqwest::Url::parse(&text).expect("stub URL")
     }
 
@@ -85,16 +84,10 @@ pub(crate) async fn spawn_stub(options: StubOptions) -> StubServer {
         .route("/sorry", get(sorry))
         .route("/hello", get(|| async { "hello, world" }))
         .with_state(Arc::clone(&stub));
-    // Served by hand, not with `bookinfo_support::testing::serve`: the stub
-    // counts client connections by peer address, which needs
-    // `into_make_service_with_connect_info`, and the kit serves a bare router.
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let _ = axum::serve(listener, service).await;
-    });
-    StubServer { addr, stub }
+    StubServer {
+        server: bookinfo_support::testing::serve(app).await,
+        stub,
+    }
 }
 
 fn page(version: &str, markers: bool) -> String {

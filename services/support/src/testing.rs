@@ -43,12 +43,14 @@ pub async fn start<P: Program>(state: P) -> Running {
     Running { addr, _stop: stop }
 }
 
-/// Serves a bare router (a stub backend).
+/// Serves a bare router (a stub backend). Handlers may extract the
+/// client's address (`ConnectInfo<SocketAddr>`), e.g. to count connections.
 pub async fn serve(router: Router) -> Running {
     let (listener, addr) = bind().await;
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
-        axum::serve(listener, router)
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             })
