@@ -1,48 +1,95 @@
 //! Ratings kept in process memory: the defaults for every product, and
 //! whatever POST stored (per process, lost on restart, as upstream).
+//!
+//! A product's ratings are kept as their compact JSON text, not as parsed
+//! values: a parsed object costs about twenty times its text (a 64 KiB body
+//! of small integers took 1.4 MB), so only the text bounds memory by input.
+//! Both the number of products and the bytes kept are capped.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use serde_json::{Map, Value, json};
+/// Products POST may create, so the map of products stays small.
+pub(crate) const MAX_STORED_PRODUCTS: usize = 10_000;
+/// Bytes of ratings text kept in all. The contract's bodies are tens of
+/// bytes (10,000 of those fit many times over); 16 MiB still holds 256
+/// bodies of the 64 KiB limit, and keeps a client from growing the process
+/// beyond a few tens of MB.
+pub(crate) const MAX_STORED_BYTES: usize = 16 << 20;
+
+/// The ratings of a product nobody POSTed, as JSON text.
+pub(crate) const DEFAULT_RATINGS: &str = r#"{"Reviewer1":5,"Reviewer2":4}"#;
+
+/// Why a POST was not stored.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Full {
+    Products,
+    Bytes,
+}
 
 #[derive(Default)]
 pub(crate) struct Store {
-    posted: Mutex<HashMap<i64, Map<String, Value>>>,
+    posted: Mutex<Posted>,
 }
 
-pub(crate) fn default_ratings() -> Map<String, Value> {
-    let mut ratings = Map::new();
-    ratings.insert("Reviewer1".into(), json!(5));
-    ratings.insert("Reviewer2".into(), json!(4));
-    ratings
+#[derive(Default)]
+struct Posted {
+    ratings: HashMap<i64, Box<str>>,
+    bytes: usize,
 }
 
 impl Store {
-    pub(crate) fn get(&self, id: i64) -> Map<String, Value> {
+    /// The ratings of `id` as JSON text.
+    pub(crate) fn get(&self, id: i64) -> Box<str> {
         self.lock()
+            .ratings
             .get(&id)
             .cloned()
-            .unwrap_or_else(default_ratings)
+            .unwrap_or_else(|| DEFAULT_RATINGS.into())
     }
 
-    pub(crate) fn put(&self, id: i64, ratings: Map<String, Value>) {
-        self.lock().insert(id, ratings);
+    /// Stores `ratings` (compact JSON text) for `id`, replacing what it had,
+    /// unless that would pass a cap.
+    pub(crate) fn put(&self, id: i64, ratings: Box<str>) -> Result<(), Full> {
+        let mut posted = self.lock();
+        let replaced = posted.ratings.get(&id).map_or(0, |old| old.len());
+        if replaced == 0 && posted.ratings.len() >= MAX_STORED_PRODUCTS {
+            return Err(Full::Products);
+        }
+        let bytes = posted.bytes - replaced + ratings.len();
+        if bytes > MAX_STORED_BYTES {
+            return Err(Full::Bytes);
+        }
+        posted.bytes = bytes;
+        posted.ratings.insert(id, ratings);
+        Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Map<String, Value>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Posted> {
         // A panic while holding the lock cannot leave the map half-written
         // (insert is atomic from our side), so a poisoned lock is still usable.
         self.posted.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl Store {
-    pub(crate) fn len(&self) -> usize {
-        self.lock().len()
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    pub(crate) fn contains(&self, id: i64) -> bool {
-        self.lock().contains_key(&id)
+    #[test]
+    fn the_caps_count_products_and_bytes_and_a_replacement_frees_its_old_bytes() {
+        let store = Store::default();
+        let big: Box<str> = "x".repeat(MAX_STORED_BYTES / 2).into();
+        assert_eq!(store.put(1, big.clone()), Ok(()));
+        assert_eq!(store.put(2, big.clone()), Ok(()));
+        assert_eq!(store.put(3, "{}".into()), Err(Full::Bytes));
+        assert_eq!(
+            store.put(2, "{}".into()),
+            Ok(()),
+            "replacing frees the old text"
+        );
+        assert_eq!(store.put(3, "{}".into()), Ok(()));
+        assert_eq!(&*store.get(2), "{}");
+        assert_eq!(&*store.get(9), DEFAULT_RATINGS);
     }
 }

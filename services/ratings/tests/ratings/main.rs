@@ -4,6 +4,7 @@
 mod bad_input;
 mod faults;
 mod helpers;
+mod hostile;
 mod mariadb;
 mod mysql;
 mod routes;
