@@ -77,15 +77,31 @@ impl Metrics {
     }
 }
 
-/// Middleware counting every request. The route label is the matched pattern
-/// (`/ratings/{id}`), never the raw path, so hostile paths cannot blow up the
-/// number of series.
+/// The methods of RFC 9110 and PATCH; any other token a client sends is
+/// counted as `_OTHER`, as OpenTelemetry's HTTP conventions do, because
+/// hyper accepts any token as a method and each would be a new series.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+fn method_label(method: &str) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|known| **known == method)
+        .copied()
+        .unwrap_or("_OTHER")
+}
+
+/// Middleware counting every request. Every label has a bounded set of
+/// values: the route is the matched pattern (`/ratings/{id}`), never the raw
+/// path; the method one of [`KNOWN_METHODS`] or `_OTHER`; the status what the
+/// service answered.
 pub async fn record(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method().as_str()).to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     metrics
@@ -110,4 +126,17 @@ pub async fn handler(State(metrics): State<Metrics>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
         metrics.encode(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("M123"), "_OTHER");
+        assert_eq!(method_label("get"), "_OTHER", "methods are case-sensitive");
+    }
 }

@@ -50,3 +50,25 @@ async fn storing_posts_is_capped_by_bytes_not_only_by_products() {
     let (status, _) = post(&server.url("/ratings/0"), r#"{"Reviewer1":3}"#).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn invented_methods_do_not_add_metric_series() {
+    let server = helpers::mode("v1").await;
+    let client = reqwest::Client::new();
+    for i in 0..200 {
+        let method = reqwest::Method::from_bytes(format!("M{i}X").as_bytes()).unwrap();
+        let response = client
+            .request(method, server.url("/ratings/1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405);
+    }
+    let (_, metrics, _) = get(&server.url("/metrics")).await;
+    let series = metrics
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .count();
+    assert!(series <= 3, "{series} series:\n{metrics}");
+    assert!(metrics.contains(r#"method="_OTHER""#), "{metrics}");
+}
