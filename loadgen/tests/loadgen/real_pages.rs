@@ -62,7 +62,7 @@ async fn page(
         markers,
         session_secret: Some("test".into()),
     };
-    let productpage = start(AppState::new(settings)).await;
+    let productpage = start(AppState::new(settings).unwrap()).await;
     let response = reqwest::get(productpage.url("/productpage")).await.unwrap();
     assert_eq!(response.status(), 200);
     let header = response

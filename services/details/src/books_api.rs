@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use bookinfo_api::details::BookDetails;
-use bookinfo_api::{Backend, CallError};
+use bookinfo_api::{Backend, BuildError, CallError};
 use bookinfo_support::http::json_error;
 
 /// Upstream's read timeout; also bounds connecting.
@@ -43,10 +43,10 @@ pub struct BooksApi {
 }
 
 impl BooksApi {
-    pub fn new(base_url: &str, timeout: Duration) -> Self {
-        Self {
-            backend: Backend::new(base_url, timeout),
-        }
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, BuildError> {
+        Ok(Self {
+            backend: Backend::new(base_url, timeout)?,
+        })
     }
 
     pub async fn lookup(&self, id: i64, headers: &HeaderMap) -> Result<BookDetails, BooksApiError> {

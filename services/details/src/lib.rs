@@ -48,11 +48,13 @@ impl AppState {
         }
     }
 
-    pub fn from_config(config: &Config) -> Self {
+    pub fn from_config(config: &Config) -> Result<Self, String> {
         let books_api = config
             .external()
-            .then(|| BooksApi::new(&config.books_api_url(), BOOKS_API_TIMEOUT));
-        Self::new(&config.version(), books_api)
+            .then(|| BooksApi::new(&config.books_api_url(), BOOKS_API_TIMEOUT))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        Ok(Self::new(&config.version(), books_api))
     }
 }
 
@@ -69,7 +71,7 @@ impl Program for AppState {
     }
 
     fn from_config(config: &Config) -> Result<Self, String> {
-        Ok(Self::from_config(config))
+        Self::from_config(config)
     }
 
     fn service(&self) -> &Service {

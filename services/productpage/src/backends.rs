@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use bookinfo_api::{Backend, CallError, Reply, contract};
+use bookinfo_api::{Backend, BuildError, CallError, Reply, contract};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -114,15 +114,15 @@ impl Backends {
         ratings_url: &str,
         timeout: Duration,
         registry: &mut Registry,
-    ) -> Self {
+    ) -> Result<Self, BuildError> {
         let results = Family::<ResultLabels, Counter>::default();
         registry.register("request_result", "Results of requests", results.clone());
-        Self {
-            details: Backend::new(details_url, timeout),
-            reviews: Backend::new(reviews_url, timeout),
-            ratings: Backend::new(ratings_url, timeout),
+        Ok(Self {
+            details: Backend::new(details_url, timeout)?,
+            reviews: Backend::new(reviews_url, timeout)?,
+            ratings: Backend::new(ratings_url, timeout)?,
             results,
-        }
+        })
     }
 
     pub fn base_url(&self, destination: Destination) -> &str {

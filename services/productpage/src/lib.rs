@@ -15,6 +15,7 @@ mod pyjson;
 mod routes;
 pub mod session;
 
+use bookinfo_api::BuildError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,7 +76,7 @@ struct Inner {
 }
 
 impl AppState {
-    pub fn new(settings: Settings) -> Self {
+    pub fn new(settings: Settings) -> Result<Self, BuildError> {
         let mut registry = Registry::default();
         // `request_result` first, as upstream's registry has it.
         let backends = Backends::new(
@@ -84,7 +85,7 @@ impl AppState {
             &settings.ratings_url,
             settings.call_timeout,
             &mut registry,
-        );
+        )?;
         let sessions = match &settings.session_secret {
             Some(secret) => SessionKey::new(secret.as_bytes()),
             None => {
@@ -95,7 +96,7 @@ impl AppState {
                 SessionKey::random()
             }
         };
-        Self {
+        Ok(Self {
             inner: Arc::new(Inner {
                 service: Service::new(VERSION_LABEL, registry),
                 backends,
@@ -103,7 +104,7 @@ impl AppState {
                 markers: settings.markers,
                 sessions,
             }),
-        }
+        })
     }
 
     pub fn backends(&self) -> &Backends {
@@ -136,7 +137,7 @@ impl Program for AppState {
     }
 
     fn from_config(config: &Config) -> Result<Self, String> {
-        Ok(Self::new(Settings::from_config(config)))
+        Self::new(Settings::from_config(config)).map_err(|e| e.to_string())
     }
 
     fn service(&self) -> &Service {

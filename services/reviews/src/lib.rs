@@ -70,7 +70,7 @@ impl AppState {
         }
     }
 
-    pub fn from_config(config: &Config) -> Self {
+    pub fn from_config(config: &Config) -> Result<Self, String> {
         let ratings = config.ratings_enabled().then(|| {
             Backend::new(
                 backend_url(
@@ -81,13 +81,14 @@ impl AppState {
                 ratings_timeout(&config.star_color),
             )
         });
-        Self::new(
+        let ratings = ratings.transpose().map_err(|e| e.to_string())?;
+        Ok(Self::new(
             &config.version(),
             ratings,
             &config.star_color,
             config.hostname.as_deref().unwrap_or("null"),
             config.cluster_name.as_deref().unwrap_or("null"),
-        )
+        ))
     }
 }
 
@@ -104,7 +105,7 @@ impl Program for AppState {
     }
 
     fn from_config(config: &Config) -> Result<Self, String> {
-        Ok(Self::from_config(config))
+        Self::from_config(config)
     }
 
     fn service(&self) -> &Service {

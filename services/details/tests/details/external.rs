@@ -33,7 +33,7 @@ async fn stub(
 }
 
 async fn v2(api: &Running, timeout: Duration) -> Running {
-    let books = BooksApi::new(&format!("http://{}", api.addr), timeout);
+    let books = BooksApi::new(&format!("http://{}", api.addr), timeout).unwrap();
     details(AppState::new("v2", Some(books))).await
 }
 
@@ -95,7 +95,7 @@ async fn v2_answers_502_for_failures_and_unusable_answers() {
 #[tokio::test]
 async fn v2_answers_502_when_the_api_is_unreachable() {
     let port = bookinfo_support::testing::closed_port().port();
-    let books = BooksApi::new(&format!("http://127.0.0.1:{port}"), Duration::from_secs(1));
+    let books = BooksApi::new(&format!("http://127.0.0.1:{port}"), Duration::from_secs(1)).unwrap();
     let server = details(AppState::new("v2", Some(books))).await;
     let response = reqwest::get(server.url("/details/0")).await.unwrap();
     assert_eq!(response.status(), 502);

@@ -270,7 +270,7 @@ impl TestApp {
         let config = Config::try_parse_from(args).unwrap();
         let mut settings = Settings::from_config(&config);
         tweak(&mut settings);
-        let server = testing::start(AppState::new(settings)).await;
+        let server = testing::start(AppState::new(settings).unwrap()).await;
         let base = format!("http://{}", server.addr);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

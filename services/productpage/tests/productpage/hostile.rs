@@ -113,3 +113,49 @@ async fn huge_headers_and_odd_requests_get_clear_answers() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn huge_and_endless_backend_answers_degrade_the_page_instead_of_filling_memory() {
+    use axum::body::{Body, Bytes};
+    use axum::routing::get;
+
+    // A details answer of 2 MiB (valid JSON, but no Bookinfo answer is that
+    // big) and a reviews answer that never ends.
+    let huge = format!(r#"{{"id":0,"author":"{}"}}"#, "x".repeat(2 << 20));
+    let details = bookinfo_support::testing::serve(axum::Router::new().route(
+        "/details/{id}",
+        get(move || {
+            let huge = huge.clone();
+            async move { huge }
+        }),
+    ))
+    .await;
+    let endless = bookinfo_support::testing::serve(axum::Router::new().route(
+        "/reviews/{id}",
+        get(|| async {
+            let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+            Body::from_stream(futures_util::stream::repeat_with(move || {
+                Ok::<_, std::convert::Infallible>(chunk.clone())
+            }))
+        }),
+    ))
+    .await;
+    let ratings = Stub::start(Canned::ok(RATINGS)).await;
+    let app = TestApp::spawn(Ports {
+        details: details.addr.port(),
+        reviews: endless.addr.port(),
+        ratings: ratings.port,
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let (status, page) = app.page(None).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Sorry, product details are currently unavailable for this book."));
+    assert!(page.contains("Sorry, product reviews are currently unavailable for this book."));
+    // Cut at the size limit, not after two 3 s timeouts of reading.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

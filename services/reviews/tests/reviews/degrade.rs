@@ -46,7 +46,8 @@ async fn ratings_down_degrades_each_reviewer() {
     let backend = bookinfo_api::Backend::new(
         format!("http://127.0.0.1:{port}"),
         Duration::from_millis(300),
-    );
+    )
+    .unwrap();
     let reviews = crate::helpers::reviews(bookinfo_reviews::AppState::new(
         "v2",
         Some(backend),

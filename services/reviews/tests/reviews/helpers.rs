@@ -21,7 +21,7 @@ pub(crate) async fn reviews_for(
     ratings: Option<&Running>,
     timeout: Duration,
 ) -> Running {
-    let backend = ratings.map(|r| Backend::new(format!("http://{}", r.addr), timeout));
+    let backend = ratings.map(|r| Backend::new(format!("http://{}", r.addr), timeout).unwrap());
     reviews(AppState::new(
         version,
         backend,
