@@ -80,7 +80,7 @@ echo "docker compose up --wait: $(($(now_ms) - t0)) ms (Docker's first health ch
 app="http://$("${COMPOSE[@]}" port mesh 9080)"
 admin="http://$("${COMPOSE[@]}" port mesh 15000)"
 for file in virtual-service-all-v1.yaml virtual-service-reviews-v2.yaml; do
-    curl -fsS --data-binary "@istio/$file" "$admin/apply" >/dev/null
+    curl -fsS -H content-type:application/yaml --data-binary "@istio/$file" "$admin/apply" >/dev/null
 done
 p_up=$(port); p_admin=$(port)
 RUST_LOG=warn target/release/bookinfo up --listen "127.0.0.1:$p_up" --admin "127.0.0.1:$p_admin" \

@@ -5,7 +5,7 @@
 //! retries), and the routing state that admin and file watch change in
 //! epochs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -92,15 +92,28 @@ impl Plane {
         self.epoch.load(Ordering::SeqCst)
     }
 
+    /// Routing objects in force (one per kind and name).
+    pub fn object_count(&self) -> usize {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     pub fn table(&self) -> Arc<Table> {
         self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Adds `objects` (replacing those of the same kind and name) and starts
-    /// a new epoch; on any error the routes in force stay as they were.
+    /// Adds `objects`, replacing those of the same kind and name as a
+    /// cluster's `kubectl apply` does (so re-applying a file keeps one copy),
+    /// and starts a new epoch; on any error the routes in force stay as they
+    /// were. Compiling a large file takes a while: call it off the runtime's
+    /// workers (`spawn_blocking`).
     pub fn apply(&self, objects: Vec<Object>) -> Result<Applied, String> {
         let mut current = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        let mut merged = current.clone();
+        let replaced: HashSet<String> = objects.iter().map(Object::key).collect();
+        let mut merged: Vec<Object> = current
+            .iter()
+            .filter(|o| !replaced.contains(&o.key()))
+            .cloned()
+            .collect();
         merged.extend(objects);
         self.install(&mut current, merged)
     }
@@ -113,22 +126,27 @@ impl Plane {
 
     fn install(&self, current: &mut Vec<Object>, objects: Vec<Object>) -> Result<Applied, String> {
         let mut table = table::compile(&objects)?;
-        for (host, rules) in &table.hosts {
-            for rule in rules {
-                for destination in &rule.destinations {
-                    if !self
-                        .instances
-                        .iter()
-                        .any(|i| i.selected_by(&destination.selector))
-                    {
-                        table.warnings.push(format!(
-                            "host {host}: no instance has labels {:?}; requests routed there get 503",
-                            destination.selector.labels
-                        ));
-                    }
-                }
-            }
-        }
+        // Each selector once, however many hosts share the rules naming it.
+        let mut shared = HashSet::new();
+        let selectors: BTreeSet<&Selector> = table
+            .hosts
+            .values()
+            .filter(|rules| shared.insert(Arc::as_ptr(rules)))
+            .flat_map(|rules| rules.iter())
+            .flat_map(|rule| &rule.destinations)
+            .map(|destination| &destination.selector)
+            .collect();
+        let missing: Vec<String> = selectors
+            .into_iter()
+            .filter(|selector| !self.instances.iter().any(|i| i.selected_by(selector)))
+            .map(|selector| {
+                format!(
+                    "host {}: no instance has labels {:?}; requests routed there get 503",
+                    selector.app, selector.labels
+                )
+            })
+            .collect();
+        table.warnings.extend(missing);
         let warnings = table.warnings.clone();
         *current = objects;
         *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);

@@ -282,18 +282,17 @@ async fn watch_files(plane: Arc<Plane>, files: Vec<PathBuf>, mut stop: watch::Re
             continue;
         }
         last = now;
-        let mut objects = Vec::new();
-        let mut failed = None;
-        for file in &files {
-            match load::load_file(file) {
-                Ok(loaded) => objects.extend(loaded.objects),
-                Err(error) => failed = Some(error.to_string()),
+        // Reading and compiling a large file takes a while: off the workers.
+        let (files, plane) = (files.clone(), Arc::clone(&plane));
+        let result = tokio::task::spawn_blocking(move || {
+            let mut objects = Vec::new();
+            for file in &files {
+                objects.extend(load::load_file(file).map_err(|e| e.to_string())?.objects);
             }
-        }
-        let result = match failed {
-            Some(error) => Err(error),
-            None => plane.replace(objects),
-        };
+            plane.replace(objects)
+        })
+        .await
+        .unwrap_or_else(|_| Err("reloading the routing files failed".to_owned()));
         match result {
             Ok(applied) => {
                 tracing::info!(epoch = applied.epoch, "routing files changed: new epoch")

@@ -4,12 +4,46 @@
 //! request would otherwise trip over later.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 
 use crate::load::Object;
 use crate::model::{self, StringMatch};
+
+// Limits far above any real routing file (Istio's samples and the
+// canary tools' generated objects name one host and a handful of rules);
+// a file beyond them is refused with the limit named, instead of growing
+// the data plane by gigabytes.
+
+/// Objects compiled into one table.
+pub const MAX_OBJECTS: usize = 4_096;
+/// Hosts one VirtualService or HTTPRoute installs its rules for.
+pub const MAX_HOSTS_PER_OBJECT: usize = 256;
+/// `http` routes of a VirtualService, or rules of an HTTPRoute.
+pub const MAX_RULES_PER_OBJECT: usize = 1_024;
+/// Matches of one rule, and header matches of one match.
+pub const MAX_MATCHES_PER_RULE: usize = 64;
+/// Destinations of one rule.
+pub const MAX_DESTINATIONS_PER_RULE: usize = 64;
+/// Characters of one regular expression, and the bytes its compiled form
+/// may take (Envoy bounds RE2 programs too); header and path patterns are
+/// a few dozen characters.
+pub const MAX_REGEX_LEN: usize = 4_096;
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// The largest weight: Istio's `weight` is an int32 (the Gateway API's is
+/// bounded lower still, at 1,000,000).
+pub const MAX_WEIGHT: i64 = i32::MAX as i64;
+
+fn at_most(what: &str, count: usize, limit: usize, of: &str) -> Result<(), String> {
+    if count > limit {
+        return Err(format!(
+            "{what}: {count} {of}; at most {limit} are accepted (far above any real routing file)"
+        ));
+    }
+    Ok(())
+}
 
 /// Which instances a destination means: an app and the labels a subset
 /// (or a per-version Service) selects.
@@ -79,7 +113,8 @@ pub struct Rule {
 /// without one are balanced round-robin over all their instances.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
-    pub hosts: HashMap<String, Vec<Rule>>,
+    /// Shared between the hosts of one object: rules are compiled once.
+    pub hosts: HashMap<String, Arc<[Rule]>>,
     pub warnings: Vec<String>,
 }
 
@@ -113,12 +148,12 @@ impl Table {
         header: impl Fn(&str) -> Option<&'h str>,
     ) -> Option<BTreeMap<String, f64>> {
         let rule = self.rule_for(host, path, header)?;
-        let total: u32 = rule.destinations.iter().map(|d| d.weight).sum();
+        // In 64 bits: 64 destinations of at most 2^31 cannot overflow it.
+        let total: u64 = rule.destinations.iter().map(|d| u64::from(d.weight)).sum();
         let mut shares = BTreeMap::new();
         for destination in &rule.destinations {
             let version = destination.selector.version().unwrap_or("all").to_owned();
-            *shares.entry(version).or_insert(0.0) +=
-                f64::from(destination.weight) / f64::from(total);
+            *shares.entry(version).or_insert(0.0) += destination.weight as f64 / total as f64;
         }
         Some(shares)
     }
@@ -153,7 +188,15 @@ fn matcher(m: &StringMatch, what: &str) -> Result<Matcher, String> {
 
 /// Istio (RE2 via Envoy) matches the whole value.
 fn regex_matcher(pattern: &str, what: &str) -> Result<Matcher, String> {
-    Regex::new(&format!("^(?:{pattern})$"))
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(format!(
+            "{what}: a regex of {} characters; at most {MAX_REGEX_LEN} are accepted",
+            pattern.len()
+        ));
+    }
+    RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
         .map(Matcher::Regex)
         .map_err(|e| format!("{what}: bad regex `{pattern}`: {e}"))
 }
@@ -188,6 +231,11 @@ fn weights(
         if weight < 0 {
             return Err(format!("{what}: negative weight {weight}"));
         }
+        if weight > MAX_WEIGHT {
+            return Err(format!(
+                "{what}: weight {weight} is above Istio's limit of {MAX_WEIGHT}"
+            ));
+        }
         out.push(
             u32::try_from(weight).map_err(|_| format!("{what}: weight {weight} is too large"))?,
         );
@@ -211,6 +259,7 @@ pub fn compile(objects: &[Object]) -> Result<Table, String> {
 }
 
 pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table, String> {
+    at_most("the routing objects", objects.len(), MAX_OBJECTS, "objects")?;
     let mut latest: BTreeMap<String, &Object> = BTreeMap::new();
     for object in objects {
         latest.insert(object.key(), object);
@@ -269,11 +318,34 @@ fn compile_vs(
         };
         Ok(Selector { app, labels })
     };
+    let object = format!("VirtualService {name}");
+    at_most(&object, vs.spec.hosts.len(), MAX_HOSTS_PER_OBJECT, "hosts")?;
+    at_most(
+        &object,
+        vs.spec.http.len(),
+        MAX_RULES_PER_OBJECT,
+        "http routes",
+    )?;
     let mut rules = Vec::new();
     for (index, http) in vs.spec.http.iter().enumerate() {
         let what = format!("VirtualService {name}, http[{index}]");
         if http.route.is_empty() {
             return Err(format!("{what}: no route"));
+        }
+        at_most(
+            &what,
+            http.route.len(),
+            MAX_DESTINATIONS_PER_RULE,
+            "destinations",
+        )?;
+        at_most(&what, http.matches.len(), MAX_MATCHES_PER_RULE, "matches")?;
+        for m in &http.matches {
+            at_most(
+                &what,
+                m.headers.len(),
+                MAX_MATCHES_PER_RULE,
+                "header matches",
+            )?;
         }
         let raw: Vec<Option<i64>> = http.route.iter().map(|r| r.weight).collect();
         let weights = weights(&raw, &what, &mut table.warnings)?;
@@ -347,6 +419,7 @@ fn compile_vs(
             mirror,
         });
     }
+    let rules: Arc<[Rule]> = rules.into();
     for host in &vs.spec.hosts {
         if host == "*"
             || !vs.spec.gateways.is_empty() && !vs.spec.gateways.iter().any(|g| g == "mesh")
@@ -355,7 +428,7 @@ fn compile_vs(
             // productpage listener itself, so there is nothing to install.
             continue;
         }
-        table.hosts.insert(short_host(host), rules.clone());
+        table.hosts.insert(short_host(host), Arc::clone(&rules));
     }
     Ok(())
 }
@@ -394,11 +467,39 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
     let name = &route.metadata.name;
     // One rule per match, most specific first, so the first rule that
     // matches is the one Gateway API picks.
+    let object = format!("HTTPRoute {name}");
+    at_most(
+        &object,
+        route.spec.parent_refs.len(),
+        MAX_HOSTS_PER_OBJECT,
+        "parentRefs",
+    )?;
+    at_most(
+        &object,
+        route.spec.rules.len(),
+        MAX_RULES_PER_OBJECT,
+        "rules",
+    )?;
     let mut ranked: Vec<((bool, usize, usize), Rule)> = Vec::new();
     for (index, rule) in route.spec.rules.iter().enumerate() {
         let what = format!("HTTPRoute {name}, rules[{index}]");
         if rule.backend_refs.is_empty() {
             return Err(format!("{what}: no backendRefs"));
+        }
+        at_most(
+            &what,
+            rule.backend_refs.len(),
+            MAX_DESTINATIONS_PER_RULE,
+            "backendRefs",
+        )?;
+        at_most(&what, rule.matches.len(), MAX_MATCHES_PER_RULE, "matches")?;
+        for m in &rule.matches {
+            at_most(
+                &what,
+                m.headers.len(),
+                MAX_MATCHES_PER_RULE,
+                "header matches",
+            )?;
         }
         let raw: Vec<Option<i64>> = rule
             .backend_refs
@@ -470,12 +571,14 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
         }
     }
     ranked.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
-    let rules: Vec<Rule> = ranked.into_iter().map(|(_, rule)| rule).collect();
+    let rules: Arc<[Rule]> = ranked.into_iter().map(|(_, rule)| rule).collect();
     for parent in &route.spec.parent_refs {
         // Mesh routes attach to a Service (GAMMA); routes on a Gateway are
         // ingress, which the local entry point does not need.
         if parent.kind.as_deref() == Some("Service") {
-            table.hosts.insert(short_host(&parent.name), rules.clone());
+            table
+                .hosts
+                .insert(short_host(&parent.name), Arc::clone(&rules));
         }
     }
     Ok(())

@@ -210,7 +210,7 @@ admin="http://$("${COMPOSE[@]}" port mesh 15000)"
 apply() { # FILE...: routing files through the router's admin endpoint
     local file
     for file in "$@"; do
-        curl -fsS --data-binary "@istio/$file" "$admin/apply" >/dev/null || return 1
+        curl -fsS -H content-type:application/yaml --data-binary "@istio/$file" "$admin/apply" >/dev/null || return 1
     done
 }
 page() { curl -sS "$@" "$app/productpage"; }

@@ -169,6 +169,7 @@ async fn a_route_change_through_admin_starts_a_new_epoch_and_takes_effect() {
     let yaml = std::fs::read_to_string(istio("virtual-service-reviews-v3.yaml")).unwrap();
     let applied = reqwest::Client::new()
         .post(format!("{admin}/apply"))
+        .header("content-type", "application/yaml")
         .body(yaml)
         .send()
         .await
@@ -188,6 +189,7 @@ async fn a_route_change_through_admin_starts_a_new_epoch_and_takes_effect() {
 
     let broken = reqwest::Client::new()
         .post(format!("{admin}/apply"))
+        .header("content-type", "application/yaml")
         .body("kind: [")
         .send()
         .await
@@ -252,6 +254,7 @@ async fn the_loadgen_restarts_its_statistics_when_the_routing_epoch_changes() {
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         let applied = reqwest::Client::new()
             .post(admin.join("apply").unwrap())
+            .header("content-type", "application/yaml")
             .body(yaml)
             .send()
             .await

@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod helpers;
+mod hostile;
 mod proxy;
 mod shared;

@@ -1,0 +1,73 @@
+//! Routing files sized or weighted to hurt: refused with the limit named,
+//! or compiled once however many hosts share them.
+
+use std::sync::Arc;
+
+use bookinfo_routing::load::load_str;
+use bookinfo_routing::table::{MAX_HOSTS_PER_OBJECT, MAX_RULES_PER_OBJECT, Subsets, compile_with};
+
+fn compile(yaml: &str) -> Result<bookinfo_routing::table::Table, String> {
+    let objects = load_str("test", yaml).map_err(|e| e.to_string())?.objects;
+    compile_with(&objects, Subsets::NamedAsVersions)
+}
+
+fn vs(hosts: usize, rules: usize, route: &str) -> String {
+    let hosts: Vec<String> = (0..hosts).map(|i| format!("h{i}")).collect();
+    let mut yaml = format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: big}}\nspec:\n  hosts: [{}]\n  http:\n",
+        hosts.join(", ")
+    );
+    for i in 0..rules {
+        yaml.push_str(&format!(
+            "  - match: [{{headers: {{x-n: {{exact: \"{i}\"}}}}}}]\n    route: [{route}]\n"
+        ));
+    }
+    yaml
+}
+
+#[test]
+fn the_largest_object_the_limits_allow_compiles_its_rules_once_for_all_hosts() {
+    let route = "{destination: {host: reviews, subset: v1}}";
+    let table = compile(&vs(MAX_HOSTS_PER_OBJECT, MAX_RULES_PER_OBJECT, route)).unwrap();
+    assert_eq!(table.hosts.len(), MAX_HOSTS_PER_OBJECT);
+    let first = &table.hosts["h0"];
+    assert_eq!(first.len(), MAX_RULES_PER_OBJECT);
+    assert!(
+        table.hosts.values().all(|rules| Arc::ptr_eq(rules, first)),
+        "every host shares one compiled rule list"
+    );
+}
+
+#[test]
+fn objects_beyond_the_limits_are_refused_naming_the_limit() {
+    let route = "{destination: {host: reviews}}";
+    let error = compile(&vs(MAX_HOSTS_PER_OBJECT + 1, 1, route)).unwrap_err();
+    assert!(error.contains("at most 256"), "{error}");
+    let error = compile(&vs(1, MAX_RULES_PER_OBJECT + 1, route)).unwrap_err();
+    assert!(error.contains("1025 http routes; at most 1024"), "{error}");
+    let regex = format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: r}}\nspec:\n  hosts: [reviews]\n  http:\n  - match: [{{headers: {{end-user: {{regex: \"{}\"}}}}}}]\n    route: [{route}]\n",
+        "a|".repeat(3_000)
+    );
+    let error = compile(&regex).unwrap_err();
+    assert!(error.contains("at most 4096"), "{error}");
+}
+
+#[test]
+fn weights_above_istios_int32_are_refused_and_large_sums_do_not_overflow() {
+    let weighted = |a: i64, b: i64| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: w}}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - {{destination: {{host: reviews, subset: v1}}, weight: {a}}}\n    - {{destination: {{host: reviews, subset: v2}}, weight: {b}}}\n"
+        )
+    };
+    let error = compile(&weighted(4_294_967_196, 100)).unwrap_err();
+    assert!(
+        error.contains("above Istio's limit of 2147483647"),
+        "{error}"
+    );
+    let max = i64::from(i32::MAX);
+    let table = compile(&weighted(max, max)).unwrap();
+    let shares = table.shares("reviews", "/", |_| None).unwrap();
+    assert_eq!(shares["v1"], 0.5);
+    assert_eq!(shares["v2"], 0.5);
+}
