@@ -10,11 +10,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -28,6 +30,21 @@ const MAX_BODY: usize = 1 << 20;
 /// Istio's default when a route sets no retries: two more attempts, on
 /// connection failures only.
 const DEFAULT_RETRIES: u32 = 2;
+/// Envoy's retry back-off: before retry N a uniform wait in
+/// [0, (2^N − 1) × 25 ms), capped at ten times the base.
+const RETRY_BASE: Duration = Duration::from_millis(25);
+const RETRY_MAX_WAIT: Duration = Duration::from_millis(250);
+/// Retries in flight at once across the plane; a retry beyond it is not
+/// made and the last answer stands. Envoy's circuit breaker defaults to 3
+/// per cluster and Istio lifts it; a fixed cap keeps a failing backend from
+/// turning every request into a burst of retries.
+const MAX_CONCURRENT_RETRIES: usize = 64;
+/// Mirrored requests in flight at once; beyond it a mirror is skipped.
+/// Mirrors are best effort and must never cost the primary route anything.
+const MAX_MIRRORS_IN_FLIGHT: usize = 64;
+/// Longest a mirrored request may take. Bookinfo answers in milliseconds; a
+/// stalled mirror target would otherwise hold a socket per request.
+const MIRROR_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A running service process the plane can route to.
 #[derive(Debug, Clone)]
@@ -60,6 +77,8 @@ pub struct Plane {
     /// not skewed by picks for other hosts.
     round_robin: HashMap<String, AtomicUsize>,
     client: Client<HttpConnector, Full<Bytes>>,
+    retries_in_flight: Arc<Semaphore>,
+    mirrors_in_flight: Arc<Semaphore>,
 }
 
 /// What an applied change produced.
@@ -85,6 +104,8 @@ impl Plane {
             epoch: AtomicU64::new(0),
             round_robin,
             client: Client::builder(TokioExecutor::new()).build(connector),
+            retries_in_flight: Arc::new(Semaphore::new(MAX_CONCURRENT_RETRIES)),
+            mirrors_in_flight: Arc::new(Semaphore::new(MAX_MIRRORS_IN_FLIGHT)),
         })
     }
 
@@ -249,6 +270,23 @@ const HOP_BY_HOP: [&str; 7] = [
     "trailer",
 ];
 
+/// Removes the hop-by-hop headers: the fixed list, and every header the
+/// `Connection` header names (RFC 9110, section 7.6.1: they are for this
+/// hop only).
+fn drop_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect();
+    for name in named.iter().map(String::as_str).chain(HOP_BY_HOP) {
+        headers.remove(name);
+    }
+}
+
 /// A buffered request, ready to be sent (and resent) to any instance.
 #[derive(Clone)]
 struct Outgoing {
@@ -263,9 +301,17 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     let Some(host) = proxy.host_of(&parts.headers) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if parts.uri.path() == "*" {
+        // `OPTIONS *` asks the proxy itself, which routes nothing for it.
+        return envoy_reply(StatusCode::BAD_REQUEST, "bad request");
+    }
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return envoy_reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return envoy_reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        }
+        // A malformed body (bad chunk framing) is the client's error.
+        Err(_) => return envoy_reply(StatusCode::BAD_REQUEST, "bad request body"),
     };
     let plane = &proxy.plane;
     let table = plane.table();
@@ -280,9 +326,7 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         headers: parts.headers.clone(),
         body,
     };
-    for name in HOP_BY_HOP {
-        outgoing.headers.remove(name);
-    }
+    drop_hop_by_hop(&mut outgoing.headers);
 
     let rule = table.rule_for(host, path, |name| {
         parts.headers.get(name).and_then(|v| v.to_str().ok())
@@ -293,7 +337,7 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
             app: host.to_owned(),
             labels: BTreeMap::new(),
         };
-        return forward(plane, &selector, &outgoing, None, None).await;
+        return forward(plane, &selector, &outgoing, Retries::Default, None).await;
     };
 
     if let Some((status, share)) = rule.abort
@@ -315,13 +359,11 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     {
         mirror_request(plane.clone(), mirror.clone(), outgoing.clone());
     }
-    let send = forward(
-        plane,
-        chosen,
-        &outgoing,
-        rule.retries.as_ref(),
-        rule.timeout,
-    );
+    let retries = rule
+        .retries
+        .as_ref()
+        .map_or(Retries::Default, Retries::Route);
+    let send = forward(plane, chosen, &outgoing, retries, rule.timeout);
     match rule.timeout {
         Some(timeout) => tokio::time::timeout(timeout, send)
             .await
@@ -345,26 +387,67 @@ fn mirror_request(plane: Arc<Plane>, selector: Selector, mut outgoing: Outgoing)
             headers.insert(header::HOST, value);
         }
     }
+    let Ok(permit) = Arc::clone(&plane.mirrors_in_flight).try_acquire_owned() else {
+        tracing::debug!("{MAX_MIRRORS_IN_FLIGHT} mirrored requests in flight: this one is skipped");
+        return;
+    };
     tokio::spawn(async move {
-        let _ = forward(&plane, &selector, &outgoing, None, None).await;
+        let send = forward(
+            &plane,
+            &selector,
+            &outgoing,
+            Retries::None,
+            Some(MIRROR_TIMEOUT),
+        );
+        let _ = tokio::time::timeout(MIRROR_TIMEOUT, send).await;
+        drop(permit);
     });
+}
+
+/// Which retries a forward may make.
+#[derive(Clone, Copy)]
+enum Retries<'a> {
+    /// Istio's default for a route without a retry policy.
+    Default,
+    Route(&'a table::RetryPolicy),
+    /// One attempt (mirrors).
+    None,
+}
+
+/// The wait before retry `n` (1 for the first), as Envoy's back-off.
+fn retry_wait(n: u32) -> Duration {
+    let ceiling = RETRY_BASE
+        .saturating_mul(2u32.saturating_pow(n).saturating_sub(1))
+        .min(RETRY_MAX_WAIT);
+    ceiling.mul_f64(rand::random::<f64>())
 }
 
 async fn forward(
     plane: &Plane,
     selector: &Selector,
     outgoing: &Outgoing,
-    retries: Option<&table::RetryPolicy>,
+    retries: Retries<'_>,
     route_timeout: Option<Duration>,
 ) -> Response {
-    let attempts = 1 + retries.map_or(DEFAULT_RETRIES, |r| r.attempts);
-    let retry_on: Vec<String> = retries.map_or_else(
-        || vec!["connect-failure".to_owned()],
-        |r| r.retry_on.clone(),
-    );
-    let per_try = retries.and_then(|r| r.per_try_timeout).or(route_timeout);
+    let (retry_count, retry_on, per_try) = match retries {
+        Retries::Default => (DEFAULT_RETRIES, vec!["connect-failure".to_owned()], None),
+        Retries::Route(r) => (r.attempts, r.retry_on.clone(), r.per_try_timeout),
+        Retries::None => (0, Vec::new(), None),
+    };
+    let per_try = per_try.or(route_timeout);
     let mut last = envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
-    for _ in 0..attempts {
+    let mut retry_permit = None;
+    for attempt in 0..=retry_count {
+        if attempt > 0 {
+            // A retry needs a place in the plane's budget, then waits.
+            if retry_permit.is_none() {
+                match Arc::clone(&plane.retries_in_flight).try_acquire_owned() {
+                    Ok(permit) => retry_permit = Some(permit),
+                    Err(_) => break,
+                }
+            }
+            tokio::time::sleep(retry_wait(attempt)).await;
+        }
         let Some(authority) = plane.pick_instance(selector) else {
             return envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
         };
@@ -409,9 +492,7 @@ async fn forward(
                     _ => false,
                 });
                 let (mut parts, body) = response.into_parts();
-                for name in HOP_BY_HOP {
-                    parts.headers.remove(name);
-                }
+                drop_hop_by_hop(&mut parts.headers);
                 (Response::from_parts(parts, Body::new(body)), retry)
             }
         };

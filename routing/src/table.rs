@@ -32,6 +32,10 @@ pub const MAX_DESTINATIONS_PER_RULE: usize = 64;
 /// a few dozen characters.
 pub const MAX_REGEX_LEN: usize = 4_096;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Retry attempts of one route. Istio sets no maximum; with Envoy's
+/// back-off (up to 250 ms a try) 100 already spans far beyond any route
+/// timeout, and `2^32 − 1` must not wrap to "no attempt at all".
+pub const MAX_RETRY_ATTEMPTS: u32 = 100;
 /// The largest weight: Istio's `weight` is an int32 (the Gateway API's is
 /// bounded lower still, at 1,000,000).
 pub const MAX_WEIGHT: i64 = i32::MAX as i64;
@@ -389,6 +393,12 @@ fn compile_vs(
         };
         let retries = match &http.retries {
             None => None,
+            Some(r) if r.attempts > MAX_RETRY_ATTEMPTS => {
+                return Err(format!(
+                    "{what}: {} retry attempts; at most {MAX_RETRY_ATTEMPTS} are accepted",
+                    r.attempts
+                ));
+            }
             Some(r) => Some(RetryPolicy {
                 attempts: r.attempts,
                 per_try_timeout: r

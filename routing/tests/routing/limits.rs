@@ -71,3 +71,15 @@ fn weights_above_istios_int32_are_refused_and_large_sums_do_not_overflow() {
     assert_eq!(shares["v1"], 0.5);
     assert_eq!(shares["v2"], 0.5);
 }
+
+#[test]
+fn retry_attempts_beyond_the_limit_are_refused_instead_of_wrapping() {
+    let retries = |attempts: u64| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: r}}\nspec:\n  hosts: [ratings]\n  http:\n  - retries: {{attempts: {attempts}, retryOn: 5xx}}\n    route: [{{destination: {{host: ratings, subset: v1}}}}]\n"
+        )
+    };
+    assert!(compile(&retries(100)).is_ok());
+    let error = compile(&retries(4_294_967_295)).unwrap_err();
+    assert!(error.contains("at most 100"), "{error}");
+}
