@@ -103,7 +103,9 @@ impl Plane {
             table: RwLock::new(Arc::new(Table::default())),
             epoch: AtomicU64::new(0),
             round_robin,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(bookinfo_api::POOL_IDLE_TIMEOUT)
+                .build(connector),
             retries_in_flight: Arc::new(Semaphore::new(MAX_CONCURRENT_RETRIES)),
             mirrors_in_flight: Arc::new(Semaphore::new(MAX_MIRRORS_IN_FLIGHT)),
         })

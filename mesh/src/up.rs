@@ -125,11 +125,10 @@ async fn wait_listening(name: &str, child: &mut Child) -> Result<SocketAddr, Str
 }
 
 async fn serve(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
-    let _ = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        })
-        .await;
+    let _ = bookinfo_server::serve(listener, router, async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    })
+    .await;
 }
 
 impl Up {
@@ -337,10 +336,13 @@ pub async fn proxy_only(
             stopped.clone(),
         ));
     }
-    let served = axum::serve(listener, plane::shared_router(plane, default_host))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| e.to_string());
+    let served = bookinfo_server::serve(
+        listener,
+        plane::shared_router(plane, default_host),
+        shutdown,
+    )
+    .await
+    .map_err(|e| e.to_string());
     let _ = stop.send(true);
     served
 }

@@ -22,8 +22,9 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
-/// Pooled connections idle for longer are not reused (servers close them eventually).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pooled connections idle for longer are not reused: Bookinfo's servers
+/// close idle connections after 30 s, and other servers sooner or later.
+const IDLE_TIMEOUT: Duration = bookinfo_api::POOL_IDLE_TIMEOUT;
 const READ_RESERVE: usize = 8 * 1024;
 
 /// What a GET produced.

@@ -22,6 +22,11 @@ pub struct Reply {
     pub version: Option<String>,
 }
 
+/// How long a client of the project keeps an idle pooled connection: well
+/// below the 30 s after which Bookinfo servers close an idle one, so a
+/// request never goes out on a connection the server is closing.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// The most of a response body read. The contract's bodies are a few
 /// hundred bytes and a Books API answer a few kB; anything near this is not
 /// a Bookinfo answer, and reading it unbounded let one backend take a caller
@@ -52,6 +57,7 @@ impl Backend {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .tcp_nodelay(true)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {

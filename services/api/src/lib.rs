@@ -13,4 +13,4 @@ pub mod exit;
 pub mod ratings;
 pub mod reviews;
 
-pub use client::{Backend, BuildError, CallError, MAX_BODY, Reply};
+pub use client::{Backend, BuildError, CallError, MAX_BODY, POOL_IDLE_TIMEOUT, Reply};

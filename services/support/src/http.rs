@@ -14,7 +14,6 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use opentelemetry_http::HeaderExtractor;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -115,18 +114,13 @@ impl Service {
         drain: Duration,
     ) -> std::io::Result<()> {
         let draining = self.draining.clone();
-        let listener = listener.tap_io(|tcp| {
-            // Small request/response pairs: do not wait for Nagle.
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                draining.store(true, Ordering::Relaxed);
-                tracing::info!(?drain, "shutting down: draining");
-                tokio::time::sleep(drain).await;
-            })
-            .await
+        bookinfo_server::serve(listener, router, async move {
+            shutdown.await;
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!(?drain, "shutting down: draining");
+            tokio::time::sleep(drain).await;
+        })
+        .await
     }
 }
 
