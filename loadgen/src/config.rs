@@ -128,6 +128,8 @@ pub enum SetupError {
     Login(String),
     #[error("cannot write {path}: {message}")]
     Output { path: String, message: String },
+    #[error("interrupted before the first response")]
+    Interrupted,
 }
 
 /// Why the run ended.

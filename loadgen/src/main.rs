@@ -65,13 +65,11 @@ fn main() -> ExitCode {
             ));
         }
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: finishing the summary (Ctrl-C again to quit at once)");
-                handle.stop();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
+            interrupted().await;
+            eprintln!("\ninterrupted: finishing the summary (again to quit at once)");
+            handle.stop();
+            interrupted().await;
+            std::process::exit(130);
         });
         match run_controlled(config, receiver).await {
             Ok(result) => {
@@ -86,4 +84,20 @@ fn main() -> ExitCode {
 fn setup_error(message: &str) -> ExitCode {
     eprintln!("loadgen: {message}");
     ExitCode::from(SETUP)
+}
+
+/// Ctrl-C or SIGTERM, which `timeout`, CI cancellation and `docker stop`
+/// send: both finish the summary and the report files.
+async fn interrupted() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match &mut terminate {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
 }

@@ -4,6 +4,7 @@
 //! It lives in the library so that other front ends (a `bookinfo demo` command) can run
 //! it in-process and steer it with a [`RunControl`](crate::control::RunControl).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,16 +68,20 @@ pub async fn run(config: RunConfig) -> Result<RunResult, SetupError> {
 /// paired with `control`.
 pub async fn run_controlled(
     config: RunConfig,
-    control: ControlReceiver,
+    mut control: ControlReceiver,
 ) -> Result<RunResult, SetupError> {
     config.validate()?;
     let files = OutputFiles::open(&config.outputs)?;
     let mut target = Target::new(config.url.clone(), config.timeout, config.new_connection)?;
     let mut console = Console::new(config.display);
+    // A stop during the login or the first request ends the wait at once;
+    // a new epoch announced meanwhile is applied once the run starts.
+    let mut pending_restart = None;
     if let Some(user) = &config.user {
-        target.login(user).await?;
+        unless_stopped(&mut control, &mut pending_restart, target.login(user)).await?;
     }
-    for warning in preflight(&target, config.timeout, config.any_target).await? {
+    let first = preflight(&target, config.timeout, config.any_target);
+    for warning in unless_stopped(&mut control, &mut pending_restart, first).await? {
         console.warn(&warning);
     }
     let verifier = match &config.expected {
@@ -114,6 +119,9 @@ pub async fn run_controlled(
             at_seconds: 0.0,
             expectation: e.source.clone(),
         });
+    }
+    if let Some((expected, settle)) = pending_restart {
+        runner.restart(expected, settle);
     }
     let end = runner.drive(control).await;
     let result = runner.finish(end, plan);
@@ -159,6 +167,27 @@ async fn preflight(
             )))
         }
         _ => Ok(Vec::new()),
+    }
+}
+
+/// Awaits `work` unless a stop arrives first (then the run is interrupted
+/// before it started); a restart meanwhile is kept in `restart`.
+async fn unless_stopped<T>(
+    control: &mut ControlReceiver,
+    restart: &mut Option<(ExpectedSplit, Duration)>,
+    work: impl Future<Output = Result<T, SetupError>>,
+) -> Result<T, SetupError> {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            result = &mut work => return result,
+            command = control.recv() => match command {
+                Some(Command::Stop) => return Err(SetupError::Interrupted),
+                Some(Command::Restart { expected, settle }) => *restart = Some((expected, settle)),
+                // Nobody can stop the run any more: just wait.
+                None => return work.await,
+            },
+        }
     }
 }
 

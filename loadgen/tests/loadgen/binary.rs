@@ -189,3 +189,73 @@ async fn follow_admin_takes_the_split_in_force_from_the_data_plane() {
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("admin endpoint"), "{}", stderr(&out));
 }
+
+/// Starts loadgen with `args`, sends SIGTERM after `after`, and waits.
+async fn terminated_after(
+    args: Vec<String>,
+    after: std::time::Duration,
+) -> (Output, std::time::Duration) {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(after).await;
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap()).unwrap();
+    let sent = std::time::Instant::now();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("loadgen did not exit within 10 s of SIGTERM")
+        .unwrap();
+    (output, sent.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_summary_and_the_report_files_as_ctrl_c_does() {
+    let stub = spawn_stub(StubOptions::weighted(&[("v1", 30), ("v2", 70)])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let html = dir.path().join("run.html");
+    let run = args(&[
+        stub.url("/productpage").as_str(),
+        "--rate",
+        "50",
+        "--quiet",
+        "--json",
+        json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let (out, _) = terminated_after(run, std::time::Duration::from_millis(800)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(summary["end"], "stopped", "{summary}");
+    assert!(summary["requests"]["completed"].as_u64().unwrap() > 0);
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_the_first_request_does_not_wait_for_its_answer() {
+    // Accepts and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let run = args(&[
+        &format!("http://{addr}/productpage"),
+        "--timeout",
+        "30s",
+        "--quiet",
+    ]);
+    let (out, took) = terminated_after(run, std::time::Duration::from_millis(500)).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+}
