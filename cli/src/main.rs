@@ -156,6 +156,22 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Under `bookinfo up`, asks the kernel for SIGTERM when the launcher dies
+/// (even by SIGKILL), so no service outlives it holding its port; exits at
+/// once if the launcher is already gone.
+fn die_with_supervisor() -> Result<(), String> {
+    let Ok(supervisor) = std::env::var(bookinfo_mesh::supervise::SUPERVISOR_PID) else {
+        return Ok(());
+    };
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+        .map_err(|e| format!("cannot follow the launcher's life: {e}"))?;
+    let parent = rustix::process::getppid().map(|pid| pid.as_raw_nonzero().get().to_string());
+    if parent.as_deref() != Some(supervisor.as_str()) {
+        return Err("the launcher that started this service is gone".to_owned());
+    }
+    Ok(())
+}
+
 /// The program to start the services with: this one.
 fn own_program() -> Result<PathBuf, String> {
     std::env::current_exe().map_err(|e| format!("cannot find my own program: {e}"))
@@ -164,6 +180,7 @@ fn own_program() -> Result<PathBuf, String> {
 async fn execute(command: Command) -> Result<ExitCode, String> {
     Ok(match command {
         Command::Service { name, args } => {
+            die_with_supervisor()?;
             let args = std::iter::once(name.clone()).chain(args);
             match name.as_str() {
                 "details" => launch::main::<bookinfo_details::AppState>(args).await,

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use crate::plane::{self, Plane};
+use crate::supervise::Processes;
 use bookinfo_routing::load;
 
 /// The largest routing body `POST /apply` reads. The shipped files are a
@@ -31,14 +32,22 @@ const ROUTING_TYPES: [&str; 5] = [
     "application/json",
 ];
 
-pub fn router(plane: Arc<Plane>) -> Router {
+/// What the admin handlers read: the plane, and under `bookinfo up` the
+/// service processes.
+#[derive(Clone)]
+struct Admin {
+    plane: Arc<Plane>,
+    processes: Option<Processes>,
+}
+
+pub fn router(plane: Arc<Plane>, processes: Option<Processes>) -> Router {
     Router::new()
         .route("/epoch", get(epoch))
         .route("/apply", post(apply))
         .route("/ready", get(ready))
         .layer(DefaultBodyLimit::max(MAX_APPLY_BODY))
         .layer(middleware::from_fn(only_from_this_machine))
-        .with_state(plane)
+        .with_state(Admin { plane, processes })
 }
 
 /// A loopback name or address, with or without a port.
@@ -88,23 +97,29 @@ async fn ready() -> &'static str {
     "LIVE\n"
 }
 
-/// `{"epoch": 3, "objects": 5, "shares": {"reviews": {"v1": 0.3, "v2": 0.7}}, "warnings": []}`
-async fn epoch(State(plane): State<Arc<Plane>>) -> Response {
+/// `{"epoch": 3, "objects": 5, "shares": {"reviews": {"v1": 0.3, "v2": 0.7}}, "warnings": [],
+/// "processes": {"ratings-v1": {"pid": 4711, "state": "running", "restarts": 0, "last_exit": null}}}`
+async fn epoch(State(admin): State<Admin>) -> Response {
+    let plane = &admin.plane;
     let table = plane.table();
-    axum::Json(json!({
+    let mut body = json!({
         "epoch": plane.epoch(),
         "objects": plane.object_count(),
         "shares": plane::shares(&table),
         "warnings": table.warnings,
-    }))
-    .into_response()
+    });
+    if let Some(processes) = &admin.processes {
+        body["processes"] = json!(processes.snapshot());
+    }
+    axum::Json(body).into_response()
 }
 
 /// Body: routing YAML (one or more documents), as `application/yaml`. 200
 /// with the new epoch, or 4xx with the reason; the routes in force stay as
 /// they were on error. Parsing and compiling run off the runtime's workers,
 /// so a large file does not stall the routers.
-async fn apply(State(plane): State<Arc<Plane>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn apply(State(admin): State<Admin>, headers: HeaderMap, body: Bytes) -> Response {
+    let plane = admin.plane;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -7,4 +7,5 @@
 
 pub mod admin;
 pub mod plane;
+pub mod supervise;
 pub mod up;

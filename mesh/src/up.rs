@@ -5,17 +5,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookinfo_api::contract::LISTENING;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
 use crate::plane::{self, Instance, Plane};
+use crate::supervise::{Processes, Spec, Supervisor};
 use bookinfo_routing::load;
 
 /// Environment variables of one workload.
@@ -77,51 +74,10 @@ pub struct Up {
     pub entry: SocketAddr,
     pub admin: SocketAddr,
     pub plane: Arc<Plane>,
-    children: Vec<(String, Child)>,
+    /// What the service processes are doing (also shown on the admin endpoint).
+    pub processes: Processes,
+    children: Vec<(String, Supervisor)>,
     stop: watch::Sender<bool>,
-}
-
-/// Longest a service may take from spawn to listening.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
-/// The line a service prints once it listens (`bookinfo_support::launch::LISTENING`);
-/// anything longer is not it.
-const MAX_REPORT_LINE: usize = 256;
-
-/// Waits for the child's `listening on ADDR` line on stdout and returns ADDR,
-/// then keeps draining its stdout so the child never blocks on a full pipe.
-async fn wait_listening(name: &str, child: &mut Child) -> Result<SocketAddr, String> {
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| format!("{name}: no stdout to read its address from"))?;
-    let mut reader = BufReader::new(stdout);
-    let read = async {
-        loop {
-            let mut line = String::new();
-            let read = (&mut reader)
-                .take(MAX_REPORT_LINE as u64)
-                .read_line(&mut line)
-                .await
-                .map_err(|e| e.to_string())?;
-            if read == 0 {
-                return Err("exited during start-up".to_owned());
-            }
-            if let Some(addr) = line.trim_end().strip_prefix(LISTENING) {
-                let addr = addr.trim();
-                return addr
-                    .parse::<SocketAddr>()
-                    .map_err(|_| format!("reported `{addr}`, which is not an address"));
-            }
-        }
-    };
-    let addr = tokio::time::timeout(START_TIMEOUT, read)
-        .await
-        .map_err(|_| format!("{name} did not listen within {START_TIMEOUT:?}"))?
-        .map_err(|e| format!("{name}: {e}"))?;
-    tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut reader, &mut tokio::io::sink()).await;
-    });
-    Ok(addr)
 }
 
 async fn serve(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
@@ -170,23 +126,23 @@ impl Up {
         let session_secret = format!("{:032x}", rand::random::<u128>());
         let mut instances = Vec::new();
         let mut children = Vec::new();
+        let processes = Processes::default();
         for (name, app, version, env) in WORKLOADS {
-            let mut command = Command::new(&config.program);
-            command
-                .args(["service", app])
-                .env("LISTEN_ADDR", "127.0.0.1:0")
-                .stdout(Stdio::piped())
-                .env("HOSTNAME", format!("{name}-local"))
-                .env("RUST_LOG", &config.service_log)
-                .env("SESSION_SECRET", &session_secret)
-                .envs(backend_env.iter().cloned())
-                .envs(env.iter().copied())
-                .kill_on_drop(true);
-            let mut child = command
-                .spawn()
-                .map_err(|e| io(&format!("cannot start {name}"), e))?;
-            let addr = wait_listening(name, &mut child).await?;
-            children.push((name.to_owned(), child));
+            let mut vars = vec![
+                ("HOSTNAME".to_owned(), format!("{name}-local")),
+                ("RUST_LOG".to_owned(), config.service_log.clone()),
+                ("SESSION_SECRET".to_owned(), session_secret.clone()),
+            ];
+            vars.extend(backend_env.iter().cloned());
+            vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+            let spec = Spec {
+                name: name.to_owned(),
+                program: config.program.clone(),
+                args: vec!["service".to_owned(), app.to_owned()],
+                env: vars,
+            };
+            let (supervisor, addr) = Supervisor::start(spec, processes.clone()).await?;
+            children.push((name.to_owned(), supervisor));
             instances.push(Instance {
                 app: app.to_owned(),
                 labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
@@ -214,7 +170,7 @@ impl Up {
         let admin = admin_listener.local_addr().map_err(|e| io("admin", e))?;
         tokio::spawn(serve(
             admin_listener,
-            crate::admin::router(plane.clone()),
+            crate::admin::router(plane.clone(), Some(processes.clone())),
             stopped.clone(),
         ));
         if config.watch {
@@ -224,40 +180,30 @@ impl Up {
             entry,
             admin,
             plane,
+            processes,
             children,
             stop,
         })
     }
 
-    /// Kills one service process (to show degraded pages).
+    /// Kills one service process for good, without a restart (to show
+    /// degraded pages, or to take a version offline).
     pub async fn kill(&mut self, name: &str) -> bool {
-        match self.children.iter_mut().find(|(n, _)| n == name) {
-            Some((_, child)) => child.kill().await.is_ok(),
+        match self.children.iter().position(|(n, _)| n == name) {
+            Some(index) => {
+                self.children.remove(index).1.kill().await;
+                true
+            }
             None => false,
         }
     }
 
-    /// Stops the routers and every service process.
-    pub async fn stop(mut self) {
+    /// Stops the routers and every service process (SIGTERM first, so
+    /// services drain; SIGKILL for what lingers).
+    pub async fn stop(self) {
         let _ = self.stop.send(true);
-        for (_, child) in &mut self.children {
-            // SIGTERM first so services drain; kill whatever lingers.
-            if let Some(pid) = child
-                .id()
-                .and_then(|id| rustix::process::Pid::from_raw(i32::try_from(id).ok()?))
-            {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            }
-        }
-        for (name, child) in &mut self.children {
-            if tokio::time::timeout(Duration::from_secs(5), child.wait())
-                .await
-                .is_err()
-            {
-                tracing::warn!("{name} did not stop on SIGTERM; killing it");
-                let _ = child.kill().await;
-            }
-        }
+        let stopping = self.children.into_iter().map(|(_, child)| child.stop());
+        futures_util::future::join_all(stopping).await;
     }
 }
 
@@ -332,7 +278,7 @@ pub async fn proxy_only(
     if let Some(admin) = admin {
         tokio::spawn(serve(
             admin,
-            crate::admin::router(plane.clone()),
+            crate::admin::router(plane.clone(), None),
             stopped.clone(),
         ));
     }

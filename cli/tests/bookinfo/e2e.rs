@@ -411,3 +411,84 @@ fn bookinfo_up_refuses_an_admin_endpoint_off_loopback() {
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
 }
+
+fn sigkill(pid: u32) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_service_that_dies_is_restarted_on_its_address_and_shown_on_the_admin_endpoint() {
+    let up = up(&["virtual-service-all-v1.yaml"]).await;
+    let before = up.processes.snapshot()["details-v1"].pid.unwrap();
+    sigkill(before);
+    let admin = format!("http://{}/epoch", up.admin);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let restarted = loop {
+        let epoch: serde_json::Value = reqwest::get(&admin).await.unwrap().json().await.unwrap();
+        let details = epoch["processes"]["details-v1"].clone();
+        if details["state"] == "running" && details["restarts"] == 1 {
+            break details;
+        }
+        assert!(Instant::now() < deadline, "not restarted: {details}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(restarted["pid"], before);
+    assert!(
+        restarted["last_exit"]
+            .as_str()
+            .unwrap()
+            .contains("signal: 9"),
+        "{restarted}"
+    );
+    let (_, body) = page(&up, None).await;
+    assert!(
+        body.contains("Book Details"),
+        "details serves again: {body}"
+    );
+    up.stop().await;
+}
+
+#[tokio::test]
+async fn killing_bookinfo_up_takes_its_services_with_it() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--log-filter",
+            "warn",
+        ])
+        .arg("--routes")
+        .arg(istio("destination-rule-all.yaml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("Bookinfo is up: "), "{first}");
+    let pid = child.id();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+    assert_eq!(children.split_whitespace().count(), 6, "{children}");
+    sigkill(pid);
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for service in children.split_whitespace() {
+        while Path::new(&format!("/proc/{service}")).exists() && !is_zombie(service) {
+            assert!(
+                Instant::now() < deadline,
+                "process {service} outlived bookinfo up"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -14,7 +14,7 @@ async fn admin_endpoint() -> (Arc<Plane>, Running) {
         instance("reviews", "v1", "127.0.0.1:1".parse().unwrap()),
         instance("reviews", "v2", "127.0.0.1:2".parse().unwrap()),
     ]);
-    let server = serve(admin::router(plane.clone())).await;
+    let server = serve(admin::router(plane.clone(), None)).await;
     (plane, server)
 }
 
