@@ -76,7 +76,8 @@ impl Demo<'_> {
             .map_err(|_| "entry URL")?;
         let mut run = RunConfig::new(url);
         run.load = Load::Open {
-            interval: Duration::from_secs_f64(1.0 / self.config.rate),
+            interval: Duration::try_from_secs_f64(1.0 / self.config.rate)
+                .map_err(|_| format!("the rate {} is out of range", self.config.rate))?,
         };
         run.limits = Limits {
             duration: Some(self.config.step_limit),

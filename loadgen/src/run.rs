@@ -335,7 +335,7 @@ impl Runner<'_> {
         let at = self.tally.seconds_since_start(now);
         self.console.info(&format!(
             "new expected split at {}: {}",
-            format_duration(Duration::from_secs_f64(at)),
+            crate::format::format_seconds(at),
             expected.source
         ));
         self.tally.epochs.push(EpochMark {
