@@ -15,6 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::header::HOST;
+use axum::http::{StatusCode, Version};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -55,6 +60,20 @@ pub fn connection_limit() -> usize {
     usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
+/// RFC 9112, section 3.2: an HTTP/1.1 request without a Host header, or
+/// with more than one, gets 400 (hyper alone accepts both).
+async fn one_host(request: Request, next: Next) -> Response {
+    if request.version() == Version::HTTP_11 && request.headers().get_all(HOST).iter().count() != 1
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            "exactly one Host header is required\n",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
 /// What a server holds a client to.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -91,6 +110,7 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send,
     limits: Limits,
 ) -> std::io::Result<()> {
+    let router = router.layer(axum::middleware::from_fn(one_host));
     let slots = Arc::new(Semaphore::new(limits.connections));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();

@@ -131,3 +131,19 @@ async fn shutdown_ends_at_its_deadline_even_with_a_half_sent_request() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_http_1_1_request_without_a_host_or_with_two_gets_400() {
+    let server = start(limits(64)).await;
+    for head in [
+        &b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+    ] {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(head).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    }
+    assert!(get_ok(server.addr).await);
+}

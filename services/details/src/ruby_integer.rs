@@ -35,13 +35,22 @@ pub(crate) fn parse(text: &str) -> Option<i64> {
     if !plain.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    let magnitude = i64::from_str_radix(&plain, radix).ok()?;
-    Some(if negative { -magnitude } else { magnitude })
+    // Through i128, so that i64::MIN (whose magnitude is no i64) is read.
+    let magnitude = i128::from(u64::from_str_radix(&plain, radix).ok()?);
+    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::parse;
+
+    #[test]
+    fn the_whole_i64_range_is_read_and_nothing_beyond() {
+        assert_eq!(parse("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse("9223372036854775808"), None);
+        assert_eq!(parse("-9223372036854775809"), None);
+    }
 
     #[test]
     fn accepts_what_ruby_integer_accepts() {

@@ -62,8 +62,9 @@ pub(crate) fn product_id(rest: &str) -> Result<i64, RatingsError> {
     let end = digits
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(digits.len());
-    let magnitude: i64 = digits[..end].parse().map_err(|_| RatingsError::BadId)?;
-    Ok(sign * magnitude)
+    // Through i128, so that i64::MIN (whose magnitude is no i64) is read.
+    let magnitude: u64 = digits[..end].parse().map_err(|_| RatingsError::BadId)?;
+    i64::try_from(sign * i128::from(magnitude)).map_err(|_| RatingsError::BadId)
 }
 
 async fn get_empty(state: State<AppState>) -> Result<Response, RatingsError> {
@@ -140,6 +141,8 @@ mod tests {
         assert_eq!(product_id("-3").ok(), Some(-3));
         assert_eq!(product_id("abc/7").ok(), Some(7));
         assert_eq!(product_id(" 5").ok(), Some(5));
+        assert_eq!(product_id("-9223372036854775808").ok(), Some(i64::MIN));
+        assert!(product_id("9223372036854775808").is_err());
         for bad in ["", "abc", "0/extra", "-", "+", "99999999999999999999", "１"] {
             assert!(product_id(bad).is_err(), "{bad:?} should be rejected");
         }
