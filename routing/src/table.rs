@@ -49,6 +49,23 @@ fn at_most(what: &str, count: usize, limit: usize, of: &str) -> Result<(), Strin
     Ok(())
 }
 
+/// The per-rule limits: destinations, matches, and header matches of each match.
+fn rule_sizes(
+    what: &str,
+    destinations: usize,
+    matches: usize,
+    mut headers: impl Iterator<Item = usize>,
+) -> Result<(), String> {
+    at_most(
+        what,
+        destinations,
+        MAX_DESTINATIONS_PER_RULE,
+        "destinations",
+    )?;
+    at_most(what, matches, MAX_MATCHES_PER_RULE, "matches")?;
+    headers.try_for_each(|n| at_most(what, n, MAX_MATCHES_PER_RULE, "header matches"))
+}
+
 /// Which instances a destination means: an app and the labels a subset
 /// (or a per-version Service) selects.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -336,21 +353,8 @@ fn compile_vs(
         if http.route.is_empty() {
             return Err(format!("{what}: no route"));
         }
-        at_most(
-            &what,
-            http.route.len(),
-            MAX_DESTINATIONS_PER_RULE,
-            "destinations",
-        )?;
-        at_most(&what, http.matches.len(), MAX_MATCHES_PER_RULE, "matches")?;
-        for m in &http.matches {
-            at_most(
-                &what,
-                m.headers.len(),
-                MAX_MATCHES_PER_RULE,
-                "header matches",
-            )?;
-        }
+        let headers = http.matches.iter().map(|m| m.headers.len());
+        rule_sizes(&what, http.route.len(), http.matches.len(), headers)?;
         let raw: Vec<Option<i64>> = http.route.iter().map(|r| r.weight).collect();
         let weights = weights(&raw, &what, &mut table.warnings)?;
         let mut destinations = Vec::new();
@@ -496,21 +500,8 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
         if rule.backend_refs.is_empty() {
             return Err(format!("{what}: no backendRefs"));
         }
-        at_most(
-            &what,
-            rule.backend_refs.len(),
-            MAX_DESTINATIONS_PER_RULE,
-            "backendRefs",
-        )?;
-        at_most(&what, rule.matches.len(), MAX_MATCHES_PER_RULE, "matches")?;
-        for m in &rule.matches {
-            at_most(
-                &what,
-                m.headers.len(),
-                MAX_MATCHES_PER_RULE,
-                "header matches",
-            )?;
-        }
+        let headers = rule.matches.iter().map(|m| m.headers.len());
+        rule_sizes(&what, rule.backend_refs.len(), rule.matches.len(), headers)?;
         let raw: Vec<Option<i64>> = rule
             .backend_refs
             .iter()

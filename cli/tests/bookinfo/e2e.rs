@@ -339,8 +339,9 @@ async fn watched_routing_files_take_effect_when_edited_and_broken_edits_are_refu
     up.stop().await;
 }
 
-#[tokio::test]
-async fn bookinfo_up_serves_until_sigterm_and_then_stops_every_process() {
+/// `bookinfo up` as a process on free ports, once it printed where it is:
+/// the process and its entry URL.
+fn spawn_up() -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
@@ -366,6 +367,12 @@ async fn bookinfo_up_serves_until_sigterm_and_then_stops_every_process() {
         .strip_prefix("Bookinfo is up: ")
         .unwrap_or_else(|| panic!("{first}"))
         .to_owned();
+    (child, url)
+}
+
+#[tokio::test]
+async fn bookinfo_up_serves_until_sigterm_and_then_stops_every_process() {
+    let (mut child, url) = spawn_up();
     let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert!(body.contains("<title>Simple Bookstore App</title>"));
 
@@ -454,28 +461,7 @@ async fn a_service_that_dies_is_restarted_on_its_address_and_shown_on_the_admin_
 
 #[tokio::test]
 async fn killing_bookinfo_up_takes_its_services_with_it() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
-        .args([
-            "up",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--log-filter",
-            "warn",
-        ])
-        .arg("--routes")
-        .arg(istio("destination-rule-all.yaml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert!(first.starts_with("Bookinfo is up: "), "{first}");
+    let (mut child, _) = spawn_up();
     let pid = child.id();
     let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
     assert_eq!(children.split_whitespace().count(), 6, "{children}");
