@@ -227,8 +227,14 @@ fn duration(text: &str, what: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{what}: `{text}` is not a duration like 500ms or 2.5s: {e}"))
 }
 
-fn percent(value: Option<f64>, what: &str) -> Result<f64, String> {
-    let value = value.unwrap_or(100.0);
+/// Istio's defaults where no percentage is given: a fault applies to no
+/// request (its translation to Envoy takes the deprecated integer `percent`,
+/// 0 when absent), a mirror to every request (the API's documented default).
+const FAULT_DEFAULT_PERCENT: f64 = 0.0;
+const MIRROR_DEFAULT_PERCENT: f64 = 100.0;
+
+fn percent(value: Option<f64>, default: f64, what: &str) -> Result<f64, String> {
+    let value = value.unwrap_or(default);
     if !(0.0..=100.0).contains(&value) || value.is_nan() {
         return Err(format!("{what}: percentage {value} is not within 0..100"));
     }
@@ -378,21 +384,33 @@ fn compile_vs(
             None => None,
             Some(d) => Some((
                 duration(&d.fixed_delay, &what)?,
-                percent(d.percentage.as_ref().map(|p| p.value).or(d.percent), &what)?,
+                percent(
+                    d.percentage.as_ref().map(|p| p.value).or(d.percent),
+                    FAULT_DEFAULT_PERCENT,
+                    &what,
+                )?,
             )),
         };
         let abort = match fault.and_then(|f| f.abort.as_ref()) {
             None => None,
             Some(a) => Some((
                 a.http_status,
-                percent(a.percentage.as_ref().map(|p| p.value), &what)?,
+                percent(
+                    a.percentage.as_ref().map(|p| p.value),
+                    FAULT_DEFAULT_PERCENT,
+                    &what,
+                )?,
             )),
         };
         let mirror = match &http.mirror {
             None => None,
             Some(m) => Some((
                 resolve(m, &what)?,
-                percent(http.mirror_percentage.as_ref().map(|p| p.value), &what)?,
+                percent(
+                    http.mirror_percentage.as_ref().map(|p| p.value),
+                    MIRROR_DEFAULT_PERCENT,
+                    &what,
+                )?,
             )),
         };
         let retries = match &http.retries {

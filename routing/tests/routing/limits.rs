@@ -83,3 +83,15 @@ fn retry_attempts_beyond_the_limit_are_refused_instead_of_wrapping() {
     let error = compile(&retries(4_294_967_295)).unwrap_err();
     assert!(error.contains("at most 100"), "{error}");
 }
+
+#[test]
+fn a_fault_without_a_percentage_applies_to_no_request_and_a_mirror_to_every_one() {
+    let table = compile(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\nspec:\n  hosts: [ratings]\n  http:\n  - fault: {delay: {fixedDelay: 7s}, abort: {httpStatus: 500}}\n    mirror: {host: ratings, subset: v2}\n    route: [{destination: {host: ratings, subset: v1}}]\n",
+    )
+    .unwrap();
+    let rule = &table.hosts["ratings"][0];
+    assert_eq!(rule.delay.map(|(_, share)| share), Some(0.0));
+    assert_eq!(rule.abort.map(|(_, share)| share), Some(0.0));
+    assert_eq!(rule.mirror.as_ref().map(|(_, share)| *share), Some(1.0));
+}
