@@ -1,20 +1,21 @@
-//! The admin endpoint: read the routing epoch and the shares in force, apply
-//! routing objects without a restart, and `/ready` for health checks.
+//! The admin endpoint: read the routing epoch and the shares in force, list,
+//! apply and delete routing objects without a restart (each change a new
+//! epoch), and `/ready` for health checks.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::json;
 
-use crate::plane::{self, Plane};
+use crate::plane::{self, Applied, DeleteError, Plane};
 use crate::supervise::Processes;
-use bookinfo_routing::load;
+use bookinfo_routing::load::{self, Loaded, Object};
 
 /// The largest routing body `POST /apply` reads. The shipped files are a
 /// few kB; 4 MiB holds any real set of routes and stays within the
@@ -43,7 +44,9 @@ struct Admin {
 pub fn router(plane: Arc<Plane>, processes: Option<Processes>) -> Router {
     Router::new()
         .route("/epoch", get(epoch))
-        .route("/apply", post(apply))
+        .route("/apply", post(apply).delete(delete_file))
+        .route("/objects", get(objects))
+        .route("/objects/{kind}/{name}", delete(delete_one))
         .route("/ready", get(ready))
         .layer(DefaultBodyLimit::max(MAX_APPLY_BODY))
         .layer(middleware::from_fn(only_from_this_machine))
@@ -114,46 +117,121 @@ async fn epoch(State(admin): State<Admin>) -> Response {
     axum::Json(body).into_response()
 }
 
-/// Body: routing YAML (one or more documents), as `application/yaml`. 200
-/// with the new epoch, or 4xx with the reason; the routes in force stay as
-/// they were on error. Parsing and compiling run off the runtime's workers,
-/// so a large file does not stall the routers.
-async fn apply(State(admin): State<Admin>, headers: HeaderMap, body: Bytes) -> Response {
-    let plane = admin.plane;
+/// Whether the request carries routing YAML (or JSON); a web page cannot
+/// send these types cross-site without a preflight.
+fn is_routing_yaml(headers: &HeaderMap) -> bool {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(str::trim)
         .unwrap_or("");
-    if !ROUTING_TYPES
+    ROUTING_TYPES
         .iter()
         .any(|t| t.eq_ignore_ascii_case(content_type))
-    {
-        return refuse(
+}
+
+/// Reads the routing objects of a request body, off the runtime's workers
+/// (a large file takes a while), and hands them to `change`.
+async fn with_body<T: Send + 'static>(
+    headers: &HeaderMap,
+    body: Bytes,
+    change: impl FnOnce(Loaded) -> Result<T, String> + Send + 'static,
+) -> Result<T, Response> {
+    if !is_routing_yaml(headers) {
+        return Err(refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send the routing YAML with Content-Type: application/yaml",
-        );
+        ));
     }
-    let applied = tokio::task::spawn_blocking(move || {
+    let done = tokio::task::spawn_blocking(move || {
         let text = std::str::from_utf8(&body).map_err(|_| "body is not UTF-8 YAML".to_owned())?;
-        let loaded = load::load_str("request body", text).map_err(|e| e.to_string())?;
-        plane
-            .apply(loaded.objects)
-            .map(|applied| (applied, loaded.notes))
+        change(load::load_str("request body", text).map_err(|e| e.to_string())?)
+    })
+    .await;
+    match done {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(refuse(StatusCode::BAD_REQUEST, &error)),
+        Err(_) => Err(refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "changing the routes failed",
+        )),
+    }
+}
+
+/// `POST /apply`, body routing YAML (one or more documents) as
+/// `application/yaml`: adds or replaces those objects (`kubectl apply -f`).
+/// 200 with the new epoch, or 4xx with the reason; the routes in force stay
+/// as they were on error.
+async fn apply(State(admin): State<Admin>, headers: HeaderMap, body: Bytes) -> Response {
+    let plane = admin.plane;
+    let applied = with_body(&headers, body, move |loaded| {
+        let applied = plane.apply(loaded.objects)?;
+        Ok((applied, loaded.notes))
     })
     .await;
     match applied {
-        Ok(Ok((applied, notes))) => axum::Json(json!({
+        Ok((applied, notes)) => axum::Json(json!({
             "epoch": applied.epoch,
             "warnings": applied.warnings,
             "notes": notes,
         }))
         .into_response(),
-        Ok(Err(error)) => refuse(StatusCode::BAD_REQUEST, &error),
-        Err(_) => refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "applying the routes failed",
-        ),
+        Err(response) => response,
     }
+}
+
+/// `DELETE /apply` with the same YAML: deletes the objects it names
+/// (`kubectl delete -f`), so each step of a task can be undone as Istio's
+/// docs undo theirs.
+async fn delete_file(State(admin): State<Admin>, headers: HeaderMap, body: Bytes) -> Response {
+    let plane = admin.plane;
+    let deleted = with_body(&headers, body, move |loaded| {
+        let keys: Vec<String> = loaded.objects.iter().map(Object::key).collect();
+        Ok(plane.delete(&keys))
+    })
+    .await
+    .and_then(|deleted| deleted.map_err(delete_refusal));
+    deleted_answer(deleted)
+}
+
+/// `DELETE /objects/{kind}/{name}` (`kubectl delete virtualservice reviews`).
+async fn delete_one(
+    State(admin): State<Admin>,
+    Path((kind, name)): Path<(String, String)>,
+) -> Response {
+    let plane = admin.plane;
+    let key = format!("{kind}/{name}");
+    let deleted = match tokio::task::spawn_blocking(move || plane.delete(&[key])).await {
+        Ok(deleted) => deleted.map_err(delete_refusal),
+        Err(_) => Err(refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "deleting the object failed",
+        )),
+    };
+    deleted_answer(deleted)
+}
+
+fn delete_refusal(error: DeleteError) -> Response {
+    match error {
+        DeleteError::NotFound(message) => refuse(StatusCode::NOT_FOUND, &message),
+        DeleteError::Refused(message) => refuse(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+fn deleted_answer(deleted: Result<(Applied, Vec<String>), Response>) -> Response {
+    match deleted {
+        Ok((applied, missing)) => axum::Json(json!({
+            "epoch": applied.epoch,
+            "warnings": applied.warnings,
+            "not_found": missing,
+        }))
+        .into_response(),
+        Err(response) => response,
+    }
+}
+
+/// `GET /objects`: the routing objects in force, as JSON (`kubectl get -o json`).
+async fn objects(State(admin): State<Admin>) -> Response {
+    axum::Json(json!({ "items": admin.plane.objects() })).into_response()
 }

@@ -81,6 +81,18 @@ pub struct Plane {
     mirrors_in_flight: Arc<Semaphore>,
 }
 
+/// Why a delete changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    /// None of the objects exists.
+    #[error("{0}")]
+    NotFound(String),
+    /// What would be left does not compile (e.g. a route to a subset whose
+    /// DestinationRule was to go).
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// What an applied change produced.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Applied {
@@ -131,14 +143,50 @@ impl Plane {
     /// workers (`spawn_blocking`).
     pub fn apply(&self, objects: Vec<Object>) -> Result<Applied, String> {
         let mut current = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        let replaced: HashSet<String> = objects.iter().map(Object::key).collect();
-        let mut merged: Vec<Object> = current
+        // An update keeps the object's place (a cluster keeps its creation
+        // time), which decides precedence between objects for one host.
+        let mut merged = current.clone();
+        for object in objects {
+            match merged.iter().position(|o| o.key() == object.key()) {
+                Some(index) => merged[index] = object,
+                None => merged.push(object),
+            }
+        }
+        self.install(&mut current, merged)
+    }
+
+    /// Deletes the objects with these `Kind/name` keys, as `kubectl delete`;
+    /// the keys no object had come back, and nothing changes if none did.
+    pub fn delete(&self, keys: &[String]) -> Result<(Applied, Vec<String>), DeleteError> {
+        let mut current = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let missing: Vec<String> = keys
             .iter()
-            .filter(|o| !replaced.contains(&o.key()))
+            .filter(|key| !current.iter().any(|o| o.key() == **key))
             .cloned()
             .collect();
-        merged.extend(objects);
-        self.install(&mut current, merged)
+        if missing.len() == keys.len() {
+            return Err(DeleteError::NotFound(format!(
+                "not found: {}",
+                missing.join(", ")
+            )));
+        }
+        let kept: Vec<Object> = current
+            .iter()
+            .filter(|o| !keys.contains(&o.key()))
+            .cloned()
+            .collect();
+        let applied = self
+            .install(&mut current, kept)
+            .map_err(DeleteError::Refused)?;
+        Ok((applied, missing))
+    }
+
+    /// The routing objects in force, in the order they were first applied.
+    pub fn objects(&self) -> Vec<Object> {
+        self.objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Replaces the whole set of objects (file watch: the files are the truth).

@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 use crate::model::{DestinationRule, HttpRouteObject, VirtualService};
 
 /// One routing object read from a file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
 pub enum Object {
     VirtualService(VirtualService),
     DestinationRule(DestinationRule),

@@ -2,6 +2,7 @@
 //! 127.0.0.1.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod helpers;
 mod hostile;
 mod proxy;
