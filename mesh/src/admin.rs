@@ -190,9 +190,12 @@ async fn delete_file(State(admin): State<Admin>, headers: HeaderMap, body: Bytes
         let keys: Vec<String> = loaded.objects.iter().map(Object::key).collect();
         Ok(plane.delete(&keys))
     })
-    .await
-    .and_then(|deleted| deleted.map_err(delete_refusal));
-    deleted_answer(deleted)
+    .await;
+    match deleted {
+        Ok(Ok(deleted)) => deleted_answer(deleted),
+        Ok(Err(error)) => delete_refusal(error),
+        Err(response) => response,
+    }
 }
 
 /// `DELETE /objects/{kind}/{name}` (`kubectl delete virtualservice reviews`).
@@ -202,14 +205,14 @@ async fn delete_one(
 ) -> Response {
     let plane = admin.plane;
     let key = format!("{kind}/{name}");
-    let deleted = match tokio::task::spawn_blocking(move || plane.delete(&[key])).await {
-        Ok(deleted) => deleted.map_err(delete_refusal),
-        Err(_) => Err(refuse(
+    match tokio::task::spawn_blocking(move || plane.delete(&[key])).await {
+        Ok(Ok(deleted)) => deleted_answer(deleted),
+        Ok(Err(error)) => delete_refusal(error),
+        Err(_) => refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "deleting the object failed",
-        )),
-    };
-    deleted_answer(deleted)
+        ),
+    }
 }
 
 fn delete_refusal(error: DeleteError) -> Response {
@@ -219,16 +222,13 @@ fn delete_refusal(error: DeleteError) -> Response {
     }
 }
 
-fn deleted_answer(deleted: Result<(Applied, Vec<String>), Response>) -> Response {
-    match deleted {
-        Ok((applied, missing)) => axum::Json(json!({
-            "epoch": applied.epoch,
-            "warnings": applied.warnings,
-            "not_found": missing,
-        }))
-        .into_response(),
-        Err(response) => response,
-    }
+fn deleted_answer((applied, missing): (Applied, Vec<String>)) -> Response {
+    axum::Json(json!({
+        "epoch": applied.epoch,
+        "warnings": applied.warnings,
+        "not_found": missing,
+    }))
+    .into_response()
 }
 
 /// `GET /objects`: the routing objects in force, as JSON (`kubectl get -o json`).
