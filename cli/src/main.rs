@@ -207,6 +207,8 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                     "the admin endpoint must be on a loopback address, not {admin}"
                 ));
             }
+            // Before anything is printed: a SIGTERM from then on stops cleanly.
+            let stopped = bookinfo_support::http::shutdown_signal();
             let up = Up::start(&UpConfig {
                 program: own_program()?,
                 listen,
@@ -222,7 +224,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 up.admin
             );
             println!("Ctrl-C stops everything.");
-            bookinfo_support::http::shutdown_signal().await;
+            stopped.await;
             up.stop().await;
             ExitCode::SUCCESS
         }

@@ -287,13 +287,19 @@ pub fn compile(objects: &[Object]) -> Result<Table, String> {
 
 pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table, String> {
     at_most("the routing objects", objects.len(), MAX_OBJECTS, "objects")?;
-    let mut latest: BTreeMap<String, &Object> = BTreeMap::new();
+    // A later object of the same kind and name replaces an earlier one in
+    // its place: the order is the order of creation, which decides between
+    // routes for one host.
+    let mut latest: Vec<&Object> = Vec::with_capacity(objects.len());
     for object in objects {
-        latest.insert(object.key(), object);
+        match latest.iter().position(|o| o.key() == object.key()) {
+            Some(index) => latest[index] = object,
+            None => latest.push(object),
+        }
     }
     let mut subsets: HashMap<(String, String), BTreeMap<String, String>> = HashMap::new();
     let mut table = Table::default();
-    for object in latest.values() {
+    for object in &latest {
         if let Object::DestinationRule(dr) = object {
             let host = short_host(&dr.spec.host);
             if dr.spec.traffic_policy.is_some()
@@ -310,20 +316,61 @@ pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table,
             }
         }
     }
-    for object in latest.values() {
+    let mut owners = Owners::default();
+    let mut http_routes: BTreeMap<String, Vec<((bool, usize, usize), Rule)>> = BTreeMap::new();
+    for object in &latest {
         match object {
-            Object::VirtualService(vs) => compile_vs(vs, &subsets, subset_labels, &mut table)?,
-            Object::HttpRoute(route) => compile_http_route(route, &mut table)?,
+            Object::VirtualService(vs) => {
+                compile_vs(vs, &subsets, subset_labels, &mut owners, &mut table)?;
+            }
+            Object::HttpRoute(route) => {
+                compile_http_route(route, &mut owners, &mut http_routes)?;
+            }
             Object::DestinationRule(_) => {}
         }
     }
+    // The Gateway API merges the rules of every HTTPRoute of a parent and
+    // orders them by precedence; equal ones keep the order of creation
+    // (the sort is stable).
+    for (host, mut ranked) in http_routes {
+        ranked.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
+        table
+            .hosts
+            .insert(host, ranked.into_iter().map(|(_, rule)| rule).collect());
+    }
     Ok(table)
+}
+
+/// Which object routes each host, so a second one is refused by name.
+#[derive(Default)]
+struct Owners(HashMap<String, (&'static str, String)>);
+
+impl Owners {
+    /// Claims `host` for an object of `kind` named `name`. HTTPRoutes of one
+    /// parent share it (their rules merge); a VirtualService and another
+    /// VirtualService or an HTTPRoute do not: Istio leaves the outcome of
+    /// two mesh routes for one host undefined, so the second is refused.
+    fn claim(&mut self, host: &str, kind: &'static str, name: &str) -> Result<(), String> {
+        match self.0.get(host) {
+            None => {
+                self.0.insert(host.to_owned(), (kind, name.to_owned()));
+                Ok(())
+            }
+            Some((owner, _)) if *owner == "HTTPRoute" && kind == "HTTPRoute" => Ok(()),
+            Some((owner, owner_name)) => Err(format!(
+                "{kind} {name}: host `{host}` is already routed by {owner} {owner_name}; \
+                 Istio does not define which of two routes for one host applies, \
+                 so delete {owner} {owner_name} first (or apply under its name)"
+            )),
+        }
+    }
 }
 
 fn compile_vs(
     vs: &model::VirtualService,
     subsets: &HashMap<(String, String), BTreeMap<String, String>>,
     subset_labels: Subsets,
+    owners: &mut Owners,
     table: &mut Table,
 ) -> Result<(), String> {
     let name = &vs.metadata.name;
@@ -460,7 +507,9 @@ fn compile_vs(
             // productpage listener itself, so there is nothing to install.
             continue;
         }
-        table.hosts.insert(short_host(host), Arc::clone(&rules));
+        let host = short_host(host);
+        owners.claim(&host, "VirtualService", name)?;
+        table.hosts.insert(host, Arc::clone(&rules));
     }
     Ok(())
 }
@@ -495,7 +544,11 @@ fn specificity(m: &model::HttpRouteMatch) -> (bool, usize, usize) {
     (exact, length, m.headers.len())
 }
 
-fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Result<(), String> {
+fn compile_http_route(
+    route: &model::HttpRouteObject,
+    owners: &mut Owners,
+    merged: &mut BTreeMap<String, Vec<((bool, usize, usize), Rule)>>,
+) -> Result<(), String> {
     let name = &route.metadata.name;
     // One rule per match, most specific first, so the first rule that
     // matches is the one Gateway API picks.
@@ -589,15 +642,16 @@ fn compile_http_route(route: &model::HttpRouteObject, table: &mut Table) -> Resu
             ));
         }
     }
-    ranked.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
-    let rules: Arc<[Rule]> = ranked.into_iter().map(|(_, rule)| rule).collect();
     for parent in &route.spec.parent_refs {
         // Mesh routes attach to a Service (GAMMA); routes on a Gateway are
         // ingress, which the local entry point does not need.
         if parent.kind.as_deref() == Some("Service") {
-            table
-                .hosts
-                .insert(short_host(&parent.name), Arc::clone(&rules));
+            let host = short_host(&parent.name);
+            owners.claim(&host, "HTTPRoute", name)?;
+            merged
+                .entry(host)
+                .or_default()
+                .extend(ranked.iter().cloned());
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 
 mod limits;
 mod loading;
+mod precedence;
 mod selection;
 
 /// The reviews subsets of `istio/destination-rule-all.yaml`.
