@@ -317,7 +317,7 @@ pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table,
         }
     }
     let mut owners = Owners::default();
-    let mut http_routes: BTreeMap<String, Vec<((bool, usize, usize), Rule)>> = BTreeMap::new();
+    let mut http_routes: BTreeMap<String, Ranked> = BTreeMap::new();
     for object in &latest {
         match object {
             Object::VirtualService(vs) => {
@@ -340,6 +340,11 @@ pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table,
     }
     Ok(table)
 }
+
+/// Gateway API precedence of a match: exact path, path length, header count.
+type Rank = (bool, usize, usize);
+/// The rules of a host's HTTPRoutes with their precedence, before sorting.
+type Ranked = Vec<(Rank, Rule)>;
 
 /// Which object routes each host, so a second one is refused by name.
 #[derive(Default)]
@@ -536,7 +541,7 @@ fn backend_selector(name: &str) -> Selector {
 /// Gateway API precedence between the matches of a route: an exact path
 /// before a prefix, a longer path before a shorter, more header matches
 /// before fewer; ties keep their order.
-fn specificity(m: &model::HttpRouteMatch) -> (bool, usize, usize) {
+fn specificity(m: &model::HttpRouteMatch) -> Rank {
     let (exact, length) = match &m.path {
         Some(p) => (p.kind.as_deref() == Some("Exact"), p.value.len()),
         None => (false, 1), // the implicit `PathPrefix /`
@@ -547,7 +552,7 @@ fn specificity(m: &model::HttpRouteMatch) -> (bool, usize, usize) {
 fn compile_http_route(
     route: &model::HttpRouteObject,
     owners: &mut Owners,
-    merged: &mut BTreeMap<String, Vec<((bool, usize, usize), Rule)>>,
+    merged: &mut BTreeMap<String, Ranked>,
 ) -> Result<(), String> {
     let name = &route.metadata.name;
     // One rule per match, most specific first, so the first rule that
@@ -565,7 +570,7 @@ fn compile_http_route(
         MAX_RULES_PER_OBJECT,
         "rules",
     )?;
-    let mut ranked: Vec<((bool, usize, usize), Rule)> = Vec::new();
+    let mut ranked: Ranked = Vec::new();
     for (index, rule) in route.spec.rules.iter().enumerate() {
         let what = format!("HTTPRoute {name}, rules[{index}]");
         if rule.backend_refs.is_empty() {
