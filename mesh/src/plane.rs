@@ -382,6 +382,11 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         parts.headers.get(name).and_then(|v| v.to_str().ok())
     });
     let Some(rule) = rule else {
+        if table.hosts.contains_key(host) {
+            // Routes exist but none matches: Envoy answers 404 (no route),
+            // and Istio expects a host's routing to be total.
+            return StatusCode::NOT_FOUND.into_response();
+        }
         // No VirtualService: a Kubernetes Service balances over all pods.
         let selector = Selector {
             app: host.to_owned(),

@@ -221,3 +221,17 @@ fn weighted_choice_covers_the_edges() {
     assert_eq!(pick_weighted(&[30, 70], 0.999_999), 1);
     assert_eq!(pick_weighted(&[0, 5, 0], 0.5), 1);
 }
+
+#[tokio::test]
+async fn a_request_no_rule_matches_gets_404_as_envoy_answers_no_route() {
+    let (a, seen) = stub("v1", 0, Duration::ZERO).await;
+    let http = "  - match: [{headers: {end-user: {exact: jason}}}]\n    route: [{destination: {host: reviews, subset: v1}}]\n";
+    let (_, proxy) = plane_with(vec![instance("reviews", "v1", a.addr)], &vs(http)).await;
+    assert_eq!(get(proxy.addr, &[("end-user", "jason")]).await.0, 200);
+    assert_eq!(get(proxy.addr, &[]).await.0, 404);
+    assert_eq!(
+        seen.count.load(Ordering::SeqCst),
+        1,
+        "the unmatched request reached no instance"
+    );
+}
