@@ -320,6 +320,60 @@ const HOP_BY_HOP: [&str; 7] = [
     "trailer",
 ];
 
+/// The path as Istio's default normalisation (`BASE`, Envoy's
+/// `normalize_path`) leaves it before routing and forwarding, per RFC 3986:
+/// percent-encoded unreserved characters decoded (`%62` is `b`), dot
+/// segments removed (`/a/../b` is `/b`). Repeated slashes stay (merging them
+/// is the `MERGE_SLASHES` option, not the default).
+pub fn normalize_path(path: &str) -> String {
+    let decoded = decode_unreserved(path);
+    let mut output: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = decoded.split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    for (index, segment) in segments.iter().enumerate() {
+        match *segment {
+            "." | ".." => {
+                if *segment == ".." && output.len() > 1 {
+                    output.pop();
+                }
+                // A trailing dot segment leaves the path ending in `/`.
+                if index == last {
+                    output.push("");
+                }
+            }
+            other => output.push(other),
+        }
+    }
+    let joined = output.join("/");
+    if joined.starts_with('/') {
+        joined
+    } else {
+        format!("/{joined}")
+    }
+}
+
+/// `%XX` of an unreserved character (RFC 3986, section 2.3) as the character.
+fn decode_unreserved(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = path.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+            && (byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~'))
+        {
+            out.push(char::from(byte));
+            i += 3;
+            continue;
+        }
+        let next = path[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&path[i..i + next]);
+        i += next;
+    }
+    out
+}
+
 /// Removes the hop-by-hop headers: the fixed list, and every header the
 /// `Connection` header names (RFC 9110, section 7.6.1: they are for this
 /// hop only).
@@ -365,14 +419,14 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     };
     let plane = &proxy.plane;
     let table = plane.table();
-    let path = parts.uri.path();
+    let path = normalize_path(parts.uri.path());
+    let path = path.as_str();
     let mut outgoing = Outgoing {
         method: parts.method.clone(),
-        path_and_query: parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned(),
+        path_and_query: match parts.uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_owned(),
+        },
         headers: parts.headers.clone(),
         body,
     };
@@ -589,6 +643,25 @@ pub fn shares(table: &Table) -> HashMap<String, BTreeMap<String, f64>> {
 #[cfg(test)]
 mod tests {
     use super::named_host;
+
+    #[test]
+    fn paths_are_normalised_as_istios_base_setting() {
+        use super::normalize_path;
+        assert_eq!(normalize_path("/a/../blocked/x"), "/blocked/x");
+        assert_eq!(normalize_path("/./blocked"), "/blocked");
+        assert_eq!(normalize_path("/%62locked"), "/blocked");
+        assert_eq!(normalize_path("/%2e%2e/blocked"), "/blocked");
+        assert_eq!(
+            normalize_path("//blocked"),
+            "//blocked",
+            "slashes are not merged"
+        );
+        assert_eq!(normalize_path("/a/b/.."), "/a/");
+        assert_eq!(normalize_path("/../.."), "/");
+        assert_eq!(normalize_path("/reviews/0"), "/reviews/0");
+        assert_eq!(normalize_path("/%2F/%zz/%e2%82%ac"), "/%2F/%zz/%e2%82%ac");
+        assert_eq!(normalize_path("/caf\u{e9}"), "/caf\u{e9}");
+    }
 
     #[test]
     fn a_host_header_names_the_service_by_its_first_label() {
