@@ -538,10 +538,14 @@ async fn forward(
     retries: Retries<'_>,
     route_timeout: Option<Duration>,
 ) -> Response {
+    let connect_only = table::RetryOn {
+        connect_failure: true,
+        ..table::RetryOn::default()
+    };
     let (retry_count, retry_on, per_try) = match retries {
-        Retries::Default => (DEFAULT_RETRIES, vec!["connect-failure".to_owned()], None),
-        Retries::Route(r) => (r.attempts, r.retry_on.clone(), r.per_try_timeout),
-        Retries::None => (0, Vec::new(), None),
+        Retries::Default => (DEFAULT_RETRIES, &connect_only, None),
+        Retries::Route(r) => (r.attempts, &r.retry_on, r.per_try_timeout),
+        Retries::None => (0, &connect_only, None),
     };
     let per_try = per_try.or(route_timeout);
     let mut last = envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
@@ -576,7 +580,7 @@ async fn forward(
         let (response, retry) = match outcome {
             None => (
                 envoy_reply(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout"),
-                retry_on.iter().any(|r| r == "5xx" || r == "gateway-error"),
+                retry_on.no_answer(false, true),
             ),
             Some(Err(error)) => {
                 let connect = error.is_connect();
@@ -585,21 +589,12 @@ async fn forward(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "upstream connect error or disconnect/reset before headers",
                     ),
-                    retry_on.iter().any(|r| {
-                        r == "5xx"
-                            || r == "reset"
-                            || (connect && (r == "connect-failure" || r == "gateway-error"))
-                    }),
+                    retry_on.no_answer(connect, false),
                 )
             }
             Some(Ok(response)) => {
                 let status = response.status();
-                let retry = retry_on.iter().any(|r| match r.as_str() {
-                    "5xx" => status.is_server_error(),
-                    "gateway-error" => matches!(status.as_u16(), 502..=504),
-                    "retriable-4xx" => status == StatusCode::CONFLICT,
-                    _ => false,
-                });
+                let retry = retry_on.status(status.as_u16());
                 let (mut parts, body) = response.into_parts();
                 drop_hop_by_hop(&mut parts.headers);
                 (Response::from_parts(parts, Body::new(body)), retry)

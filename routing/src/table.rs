@@ -32,6 +32,90 @@ pub const MAX_DESTINATIONS_PER_RULE: usize = 64;
 /// a few dozen characters.
 pub const MAX_REGEX_LEN: usize = 4_096;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// What Istio retries on when `retries` names no `retryOn` (its default
+/// policy; `retriable-status-codes` means 503 unless codes are listed).
+pub const ISTIO_DEFAULT_RETRY_ON: &str =
+    "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+
+/// The conditions of Envoy's `x-envoy-retry-on` (and its gRPC ones) that
+/// Istio accepts in `retryOn`, parsed once; an HTTP status code in the list
+/// is a retriable status code, as Istio translates it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryOn {
+    /// Any 5xx, and timeouts and resets (`5xx`).
+    pub server_error: bool,
+    /// 502, 503, 504 (`gateway-error`).
+    pub gateway_error: bool,
+    /// No answer: a reset or a connection closed early (`reset`).
+    pub reset: bool,
+    /// The connection could not be made (`connect-failure`).
+    pub connect_failure: bool,
+    /// 409 (`retriable-4xx`).
+    pub conflict: bool,
+    /// These statuses (`retriable-status-codes` and listed codes; 503 when
+    /// the policy is named without codes).
+    pub status_codes: Vec<u16>,
+}
+
+/// Conditions Envoy knows that no request here can meet (gRPC status,
+/// HTTP/2 and HTTP/3 stream events, rate limiting): accepted, never true.
+const RETRY_ON_NEVER_LOCAL: [&str; 10] = [
+    "refused-stream",
+    "reset-before-request",
+    "envoy-ratelimited",
+    "retriable-headers",
+    "http3-post-connect-failure",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+];
+
+impl RetryOn {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut on = Self::default();
+        let mut status_codes_named = false;
+        for policy in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match policy {
+                "5xx" => on.server_error = true,
+                "gateway-error" => on.gateway_error = true,
+                "reset" => on.reset = true,
+                "connect-failure" => on.connect_failure = true,
+                "retriable-4xx" => on.conflict = true,
+                "retriable-status-codes" => status_codes_named = true,
+                known if RETRY_ON_NEVER_LOCAL.contains(&known) => {}
+                code => match code.parse::<u16>() {
+                    Ok(code) if (100..=599).contains(&code) => on.status_codes.push(code),
+                    _ => return Err(format!("`{code}` is not a retry policy Istio knows")),
+                },
+            }
+        }
+        if status_codes_named && on.status_codes.is_empty() {
+            on.status_codes.push(503);
+        }
+        Ok(on)
+    }
+
+    /// Whether an answer with `status` is retried.
+    pub fn status(&self, status: u16) -> bool {
+        (self.server_error && (500..=599).contains(&status))
+            || (self.gateway_error && (502..=504).contains(&status))
+            || (self.conflict && status == 409)
+            || self.status_codes.contains(&status)
+    }
+
+    /// Whether a try with no answer is retried: a per-try timeout, or a
+    /// connection that failed (`connect`) or was reset before the answer.
+    /// As Envoy: `5xx` and `gateway-error` cover all three, `reset` the
+    /// resets, `connect-failure` only failed connections.
+    pub fn no_answer(&self, connect: bool, timed_out: bool) -> bool {
+        self.server_error
+            || self.gateway_error
+            || (!timed_out && (self.reset || (connect && self.connect_failure)))
+    }
+}
+
 /// Retry attempts of one route. Istio sets no maximum; with Envoy's
 /// back-off (up to 250 ms a try) 100 already spans far beyond any route
 /// timeout, and `2^32 − 1` must not wrap to "no attempt at all".
@@ -115,7 +199,7 @@ pub struct Weighted {
 pub struct RetryPolicy {
     pub attempts: u32,
     pub per_try_timeout: Option<Duration>,
-    pub retry_on: Vec<String>,
+    pub retry_on: RetryOn,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +304,21 @@ fn regex_matcher(pattern: &str, what: &str) -> Result<Matcher, String> {
         .build()
         .map(Matcher::Regex)
         .map_err(|e| format!("{what}: bad regex `{pattern}`: {e}"))
+}
+
+/// Istio's validation of VirtualService durations (timeouts, per-try
+/// timeouts, fixed delays): at least 1 ms. `0s` would answer every request
+/// with a timeout.
+const MIN_ISTIO_DURATION: Duration = Duration::from_millis(1);
+
+fn istio_duration(text: &str, what: &str) -> Result<Duration, String> {
+    let parsed = duration(text, what)?;
+    if parsed < MIN_ISTIO_DURATION {
+        return Err(format!(
+            "{what}: duration `{text}` is below Istio's minimum of 1ms"
+        ));
+    }
+    Ok(parsed)
 }
 
 fn duration(text: &str, what: &str) -> Result<Duration, String> {
@@ -435,7 +534,7 @@ fn compile_vs(
         let delay = match fault.and_then(|f| f.delay.as_ref()) {
             None => None,
             Some(d) => Some((
-                duration(&d.fixed_delay, &what)?,
+                istio_duration(&d.fixed_delay, &what)?,
                 percent(
                     d.percentage.as_ref().map(|p| p.value).or(d.percent),
                     FAULT_DEFAULT_PERCENT,
@@ -445,6 +544,12 @@ fn compile_vs(
         };
         let abort = match fault.and_then(|f| f.abort.as_ref()) {
             None => None,
+            Some(a) if !(200..=599).contains(&a.http_status) => {
+                return Err(format!(
+                    "{what}: abort httpStatus {} is outside Istio's range 200..599",
+                    a.http_status
+                ));
+            }
             Some(a) => Some((
                 a.http_status,
                 percent(
@@ -478,15 +583,10 @@ fn compile_vs(
                 per_try_timeout: r
                     .per_try_timeout
                     .as_deref()
-                    .map(|t| duration(t, &what))
+                    .map(|t| istio_duration(t, &what))
                     .transpose()?,
-                retry_on: r
-                    .retry_on
-                    .as_deref()
-                    .unwrap_or("5xx,connect-failure")
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .collect(),
+                retry_on: RetryOn::parse(r.retry_on.as_deref().unwrap_or(ISTIO_DEFAULT_RETRY_ON))
+                    .map_err(|e| format!("{what}: retryOn: {e}"))?,
             }),
         };
         rules.push(Rule {
@@ -495,7 +595,7 @@ fn compile_vs(
             timeout: http
                 .timeout
                 .as_deref()
-                .map(|t| duration(t, &what))
+                .map(|t| istio_duration(t, &what))
                 .transpose()?,
             retries,
             delay,

@@ -95,3 +95,38 @@ fn a_fault_without_a_percentage_applies_to_no_request_and_a_mirror_to_every_one(
     assert_eq!(rule.abort.map(|(_, share)| share), Some(0.0));
     assert_eq!(rule.mirror.as_ref().map(|(_, share)| *share), Some(1.0));
 }
+
+#[test]
+fn values_istios_validation_rejects_are_refused_and_its_retry_defaults_apply() {
+    let rule = |http: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: r}}\nspec:\n  hosts: [ratings]\n  http:\n  - {http}\n    route: [{{destination: {{host: ratings, subset: v1}}}}]\n"
+        )
+    };
+    let error = compile(&rule("timeout: 0s")).unwrap_err();
+    assert!(error.contains("below Istio's minimum of 1ms"), "{error}");
+    let error = compile(&rule(
+        "fault: {abort: {httpStatus: 99, percentage: {value: 100}}}",
+    ))
+    .unwrap_err();
+    assert!(error.contains("outside Istio's range 200..599"), "{error}");
+    let error = compile(&rule(
+        "retries: {attempts: 3, retryOn: \"5xxx,conect-failure\"}",
+    ))
+    .unwrap_err();
+    assert!(
+        error.contains("`5xxx` is not a retry policy Istio knows"),
+        "{error}"
+    );
+
+    let retry_on = |http: &str| {
+        let table = compile(&rule(http)).unwrap();
+        table.hosts["ratings"][0].retries.clone().unwrap().retry_on
+    };
+    // Without retryOn, Istio's default: connect failures and 503, not every 5xx.
+    let default = retry_on("retries: {attempts: 3}");
+    assert!(default.status(503) && !default.status(500) && default.connect_failure);
+    // A numeric code is a retriable status code.
+    let numeric = retry_on("retries: {attempts: 3, retryOn: \"503,gateway-error\"}");
+    assert!(numeric.status(503) && numeric.status(504) && !numeric.status(500));
+}
