@@ -33,7 +33,7 @@ const DEFAULT_RETRIES: u32 = 2;
 /// Envoy's retry back-off: before retry N a uniform wait in
 /// [0, (2^N − 1) × 25 ms), capped at ten times the base.
 const RETRY_BASE: Duration = Duration::from_millis(25);
-const RETRY_MAX_WAIT: Duration = Duration::from_millis(250);
+const RETRY_MAX_FACTOR: u32 = 10;
 /// Retries in flight at once across the plane; a retry beyond it is not
 /// made and the last answer stands. Envoy's circuit breaker defaults to 3
 /// per cluster and Istio lifts it; a fixed cap keeps a failing backend from
@@ -209,6 +209,8 @@ impl Plane {
             .collect();
         let missing: Vec<String> = selectors
             .into_iter()
+            // Hosts nothing serves get one warning of their own, below.
+            .filter(|selector| self.instances.iter().any(|i| i.app == selector.app))
             .filter(|selector| !self.instances.iter().any(|i| i.selected_by(selector)))
             .map(|selector| {
                 format!(
@@ -218,6 +220,13 @@ impl Plane {
             })
             .collect();
         table.warnings.extend(missing);
+        for host in table.hosts.keys() {
+            if !self.instances.iter().any(|i| i.app == *host) {
+                table.warnings.push(format!(
+                    "host {host}: nothing here serves it (an external host?); its routes are accepted but do not apply locally"
+                ));
+            }
+        }
         let warnings = table.warnings.clone();
         *current = objects;
         *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
@@ -432,8 +441,19 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     };
     drop_hop_by_hop(&mut outgoing.headers);
 
-    let rule = table.rule_for(host, path, |name| {
-        parts.headers.get(name).and_then(|v| v.to_str().ok())
+    // Envoy's pseudo-headers, which VirtualService matches on method,
+    // authority, scheme and query parameters read.
+    let method = parts.method.as_str();
+    let path_and_query = outgoing.path_and_query.clone();
+    let rule = table.rule_for(host, path, |name| match name {
+        ":method" => Some(method),
+        ":scheme" => Some("http"),
+        ":path" => Some(path_and_query.as_str()),
+        ":authority" => parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok()),
+        _ => parts.headers.get(name).and_then(|v| v.to_str().ok()),
     });
     let Some(rule) = rule else {
         if table.hosts.contains_key(host) {
@@ -523,11 +543,14 @@ enum Retries<'a> {
     None,
 }
 
-/// The wait before retry `n` (1 for the first), as Envoy's back-off.
-fn retry_wait(n: u32) -> Duration {
-    let ceiling = RETRY_BASE
+/// The wait before retry `n` (1 for the first), as Envoy's back-off from
+/// `base` (the route's `backoff`, or 25 ms): uniform in
+/// [0, (2^n − 1) × base), capped at ten times the base.
+fn retry_wait(n: u32, base: Option<Duration>) -> Duration {
+    let base = base.unwrap_or(RETRY_BASE);
+    let ceiling = base
         .saturating_mul(2u32.saturating_pow(n).saturating_sub(1))
-        .min(RETRY_MAX_WAIT);
+        .min(base.saturating_mul(RETRY_MAX_FACTOR));
     ceiling.mul_f64(rand::random::<f64>())
 }
 
@@ -542,10 +565,10 @@ async fn forward(
         connect_failure: true,
         ..table::RetryOn::default()
     };
-    let (retry_count, retry_on, per_try) = match retries {
-        Retries::Default => (DEFAULT_RETRIES, &connect_only, None),
-        Retries::Route(r) => (r.attempts, &r.retry_on, r.per_try_timeout),
-        Retries::None => (0, &connect_only, None),
+    let (retry_count, retry_on, per_try, backoff) = match retries {
+        Retries::Default => (DEFAULT_RETRIES, &connect_only, None, None),
+        Retries::Route(r) => (r.attempts, &r.retry_on, r.per_try_timeout, r.backoff),
+        Retries::None => (0, &connect_only, None, None),
     };
     let per_try = per_try.or(route_timeout);
     let mut last = envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
@@ -559,7 +582,7 @@ async fn forward(
                     Err(_) => break,
                 }
             }
-            tokio::time::sleep(retry_wait(attempt)).await;
+            tokio::time::sleep(retry_wait(attempt, backoff)).await;
         }
         let Some(authority) = plane.pick_instance(selector) else {
             return envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");

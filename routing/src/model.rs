@@ -70,6 +70,48 @@ pub struct HttpRoute {
         skip_serializing_if = "Option::is_none"
     )]
     pub mirror_percentage: Option<Percent>,
+    // Istio fields the local router does not apply, kept as written (so
+    // they list back) and named in a warning when the table is compiled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<serde_norway::Value>,
+    #[serde(
+        default,
+        rename = "directResponse",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub direct_response: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirrors: Option<serde_norway::Value>,
+    #[serde(
+        default,
+        rename = "corsPolicy",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cors_policy: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<serde_norway::Value>,
+}
+
+impl HttpRoute {
+    /// The fields set that the local router does not apply.
+    pub fn not_applied(&self) -> Vec<&'static str> {
+        [
+            ("redirect", self.redirect.is_some()),
+            ("directResponse", self.direct_response.is_some()),
+            ("delegate", self.delegate.is_some()),
+            ("rewrite", self.rewrite.is_some()),
+            ("mirrors", self.mirrors.is_some()),
+            ("corsPolicy", self.cors_policy.is_some()),
+            ("headers", self.headers.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -79,8 +121,56 @@ pub struct HttpMatch {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<StringMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<StringMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<StringMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<StringMatch>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, StringMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    #[serde(
+        default,
+        rename = "queryParams",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub query_params: BTreeMap<String, StringMatch>,
+    #[serde(
+        default,
+        rename = "ignoreUriCase",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ignore_uri_case: Option<bool>,
+    #[serde(
+        default,
+        rename = "withoutHeaders",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub without_headers: BTreeMap<String, StringMatch>,
+    /// Matches on the calling workload, which the local router does not
+    /// know; named in a warning.
+    #[serde(
+        default,
+        rename = "sourceLabels",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub source_labels: BTreeMap<String, String>,
+    #[serde(
+        default,
+        rename = "sourceNamespace",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    #[serde(
+        default,
+        rename = "statPrefix",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stat_prefix: Option<String>,
 }
 
 /// Istio's `StringMatch`: exactly one of the three is set (checked when
@@ -132,6 +222,21 @@ pub struct Retries {
     pub per_try_timeout: Option<String>,
     #[serde(default, rename = "retryOn", skip_serializing_if = "Option::is_none")]
     pub retry_on: Option<String>,
+    #[serde(
+        default,
+        rename = "retryRemoteLocalities",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_remote_localities: Option<bool>,
+    #[serde(
+        default,
+        rename = "retryIgnorePreviousHosts",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_ignore_previous_hosts: Option<bool>,
+    /// Envoy's base interval of the back-off (25 ms when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -146,6 +251,8 @@ pub struct Fault {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Delay {
+    /// Istio also has `exponentialDelay`, which it never implemented; only
+    /// the fixed delay is accepted, as Istio's validation does.
     #[serde(rename = "fixedDelay")]
     pub fixed_delay: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,8 +265,22 @@ pub struct Delay {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Abort {
-    #[serde(rename = "httpStatus")]
-    pub http_status: u16,
+    /// `grpcStatus` and `http2Error` are the other kinds; Bookinfo speaks
+    /// HTTP/1.1, so they are accepted and named in a warning.
+    #[serde(default, rename = "httpStatus")]
+    pub http_status: Option<u16>,
+    #[serde(
+        default,
+        rename = "grpcStatus",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub grpc_status: Option<String>,
+    #[serde(
+        default,
+        rename = "http2Error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http2_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentage: Option<Percent>,
 }

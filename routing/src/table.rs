@@ -185,7 +185,63 @@ impl Matcher {
 #[derive(Debug, Clone, Default)]
 pub struct Match {
     pub uri: Option<Matcher>,
+    /// `ignoreUriCase`: exact and prefix URI matches ignore case.
+    pub ignore_uri_case: bool,
     pub headers: Vec<(String, Matcher)>,
+    /// Envoy's pseudo-headers, looked up as `:method`, `:authority`, `:scheme`.
+    pub method: Option<Matcher>,
+    pub authority: Option<Matcher>,
+    pub scheme: Option<Matcher>,
+    pub query: Vec<(String, Matcher)>,
+    /// The request matches only if none of these does.
+    pub without_headers: Vec<(String, Matcher)>,
+    /// The destination port the match names; every Bookinfo service is
+    /// reached on [`SERVICE_PORT`], so another port never matches here.
+    pub port: Option<u32>,
+}
+
+/// The port of every Bookinfo Service (`port: 9080`, named `http`).
+pub const SERVICE_PORT: u32 = 9080;
+
+impl Match {
+    /// `header(name)` gives request headers, and Envoy's pseudo-headers
+    /// `:method`, `:authority`, `:scheme` and `:path` (with the query).
+    fn accepts<'h>(&self, path: &str, header: &impl Fn(&str) -> Option<&'h str>) -> bool {
+        let uri = |m: &Matcher| match m {
+            Matcher::Exact(want) if self.ignore_uri_case => want.eq_ignore_ascii_case(path),
+            Matcher::Prefix(want) if self.ignore_uri_case => path
+                .get(..want.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(want)),
+            other => other.matches(path),
+        };
+        let pseudo = |name: &str, m: &Option<Matcher>| {
+            m.as_ref()
+                .is_none_or(|m| header(name).is_some_and(|v| m.matches(v)))
+        };
+        let query = header(":path")
+            .and_then(|p| p.split_once('?'))
+            .map_or("", |(_, q)| q);
+        self.uri.as_ref().is_none_or(uri)
+            && self.port.is_none_or(|port| port == SERVICE_PORT)
+            && pseudo(":method", &self.method)
+            && pseudo(":authority", &self.authority)
+            && pseudo(":scheme", &self.scheme)
+            && self
+                .headers
+                .iter()
+                .all(|(name, m)| header(name).is_some_and(|v| m.matches(v)))
+            && !self
+                .without_headers
+                .iter()
+                .any(|(name, m)| header(name).is_some_and(|v| m.matches(v)))
+            && self.query.iter().all(|(name, m)| {
+                query
+                    .split('&')
+                    .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+                    .find(|(key, _)| key == name)
+                    .is_some_and(|(_, value)| m.matches(value))
+            })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +256,8 @@ pub struct RetryPolicy {
     pub attempts: u32,
     pub per_try_timeout: Option<Duration>,
     pub retry_on: RetryOn,
+    /// The base interval of Envoy's back-off (`backoff`; 25 ms when absent).
+    pub backoff: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -234,13 +292,7 @@ impl Table {
         header: impl Fn(&str) -> Option<&'h str>,
     ) -> Option<&Rule> {
         self.hosts.get(host)?.iter().find(|rule| {
-            rule.matches.is_empty()
-                || rule.matches.iter().any(|m| {
-                    m.uri.as_ref().is_none_or(|uri| uri.matches(path))
-                        && m.headers
-                            .iter()
-                            .all(|(name, matcher)| header(name).is_some_and(|v| matcher.matches(v)))
-                })
+            rule.matches.is_empty() || rule.matches.iter().any(|m| m.accepts(path, &header))
         })
     }
 
@@ -274,10 +326,69 @@ pub enum Subsets {
     NamedAsVersions,
 }
 
-/// `reviews.default.svc.cluster.local` and `reviews` are the same host here
-/// (routing files use short names, which Istio qualifies with the namespace).
+/// The service a host names: `reviews`, `reviews.default`,
+/// `reviews.default.svc` and `reviews.default.svc.cluster.local` are all
+/// `reviews` (routing files use short names, which Istio qualifies with the
+/// namespace). Any other name with a dot (`www.googleapis.com`) is an
+/// external host and stays whole.
 pub fn short_host(host: &str) -> String {
-    host.split('.').next().unwrap_or(host).to_owned()
+    let labels: Vec<&str> = host.split('.').collect();
+    let cluster_local = matches!(
+        labels.as_slice(),
+        [_] | [_, _] | [_, _, "svc"] | [_, _, "svc", "cluster", "local"]
+    );
+    if cluster_local {
+        labels[0].to_owned()
+    } else {
+        host.to_owned()
+    }
+}
+
+/// One `HTTPMatchRequest`. Matches on the calling workload (`sourceLabels`,
+/// `sourceNamespace`) and on gateways cannot be decided by the local router:
+/// they are named in a warning and ignored.
+fn compile_match(
+    m: &model::HttpMatch,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Match, String> {
+    let one = |m: &Option<StringMatch>| m.as_ref().map(|m| matcher(m, what)).transpose();
+    let many = |m: &BTreeMap<String, StringMatch>,
+                lower: bool|
+     -> Result<Vec<(String, Matcher)>, String> {
+        m.iter()
+            .map(|(name, value)| {
+                let name = if lower {
+                    name.to_ascii_lowercase()
+                } else {
+                    name.clone()
+                };
+                Ok((name, matcher(value, what)?))
+            })
+            .collect()
+    };
+    for (field, set) in [
+        ("sourceLabels", !m.source_labels.is_empty()),
+        ("sourceNamespace", m.source_namespace.is_some()),
+        ("gateways", !m.gateways.is_empty()),
+    ] {
+        if set {
+            warnings.push(format!(
+                "{what}: match `{field}` is not applied: the local router does not know the caller"
+            ));
+        }
+    }
+    Ok(Match {
+        uri: one(&m.uri)?,
+        ignore_uri_case: m.ignore_uri_case.unwrap_or(false),
+        headers: many(&m.headers, true)?,
+        method: one(&m.method)?,
+        authority: one(&m.authority)?,
+        scheme: one(&m.scheme)?,
+        query: many(&m.query_params, false)?,
+        without_headers: many(&m.without_headers, true)?,
+        port: m.port,
+    })
 }
 
 fn matcher(m: &StringMatch, what: &str) -> Result<Matcher, String> {
@@ -523,12 +634,12 @@ fn compile_vs(
         }
         let mut matches = Vec::new();
         for m in &http.matches {
-            let uri = m.uri.as_ref().map(|u| matcher(u, &what)).transpose()?;
-            let mut headers = Vec::new();
-            for (header, value) in &m.headers {
-                headers.push((header.to_ascii_lowercase(), matcher(value, &what)?));
-            }
-            matches.push(Match { uri, headers });
+            matches.push(compile_match(m, &what, &mut table.warnings)?);
+        }
+        for field in http.not_applied() {
+            table.warnings.push(format!(
+                "{what}: `{field}` is accepted but not applied by the local router"
+            ));
         }
         let fault = http.fault.as_ref();
         let delay = match fault.and_then(|f| f.delay.as_ref()) {
@@ -544,20 +655,32 @@ fn compile_vs(
         };
         let abort = match fault.and_then(|f| f.abort.as_ref()) {
             None => None,
-            Some(a) if !(200..=599).contains(&a.http_status) => {
-                return Err(format!(
-                    "{what}: abort httpStatus {} is outside Istio's range 200..599",
-                    a.http_status
-                ));
-            }
-            Some(a) => Some((
-                a.http_status,
-                percent(
-                    a.percentage.as_ref().map(|p| p.value),
-                    FAULT_DEFAULT_PERCENT,
-                    &what,
-                )?,
-            )),
+            Some(a) => match a.http_status {
+                Some(status) if !(200..=599).contains(&status) => {
+                    return Err(format!(
+                        "{what}: abort httpStatus {status} is outside Istio's range 200..599"
+                    ));
+                }
+                None if a.grpc_status.is_some() || a.http2_error.is_some() => {
+                    table.warnings.push(format!(
+                        "{what}: a gRPC or HTTP/2 abort is accepted but not applied (Bookinfo speaks HTTP/1.1)"
+                    ));
+                    None
+                }
+                None => {
+                    return Err(format!(
+                        "{what}: an abort needs httpStatus, grpcStatus or http2Error"
+                    ));
+                }
+                Some(status) => Some((
+                    status,
+                    percent(
+                        a.percentage.as_ref().map(|p| p.value),
+                        FAULT_DEFAULT_PERCENT,
+                        &what,
+                    )?,
+                )),
+            },
         };
         let mirror = match &http.mirror {
             None => None,
@@ -570,6 +693,21 @@ fn compile_vs(
                 )?,
             )),
         };
+        if let Some(r) = &http.retries {
+            for (field, set) in [
+                ("retryRemoteLocalities", r.retry_remote_localities.is_some()),
+                (
+                    "retryIgnorePreviousHosts",
+                    r.retry_ignore_previous_hosts.is_some(),
+                ),
+            ] {
+                if set {
+                    table.warnings.push(format!(
+                        "{what}: retries `{field}` is accepted but not applied (one locality, hosts not tracked)"
+                    ));
+                }
+            }
+        }
         let retries = match &http.retries {
             None => None,
             Some(r) if r.attempts > MAX_RETRY_ATTEMPTS => {
@@ -587,6 +725,11 @@ fn compile_vs(
                     .transpose()?,
                 retry_on: RetryOn::parse(r.retry_on.as_deref().unwrap_or(ISTIO_DEFAULT_RETRY_ON))
                     .map_err(|e| format!("{what}: retryOn: {e}"))?,
+                backoff: r
+                    .backoff
+                    .as_deref()
+                    .map(|b| istio_duration(b, &what))
+                    .transpose()?,
             }),
         };
         rules.push(Rule {
@@ -736,7 +879,11 @@ fn compile_http_route(
             ranked.push((
                 specificity(m),
                 Rule {
-                    matches: vec![Match { uri, headers }],
+                    matches: vec![Match {
+                        uri,
+                        headers,
+                        ..Match::default()
+                    }],
                     destinations: destinations.clone(),
                     timeout,
                     retries: None,
