@@ -220,7 +220,7 @@ impl Plane {
             })
             .collect();
         table.warnings.extend(missing);
-        for host in table.hosts.keys() {
+        for host in table.hosts.keys().filter(|h| *h != table::INGRESS) {
             if !self.instances.iter().any(|i| i.app == *host) {
                 table.warnings.push(format!(
                     "host {host}: nothing here serves it (an external host?); its routes are accepted but do not apply locally"
@@ -269,6 +269,10 @@ pub fn pick_weighted(weights: &[u32], u: f64) -> usize {
     weights.iter().rposition(|&w| w > 0).unwrap_or(0)
 }
 
+/// The service whose listener is the entry point under `bookinfo up`: no
+/// service calls it, only clients do.
+const ENTRY_HOST: &str = "productpage";
+
 /// Which service host a listener's requests are for.
 #[derive(Debug, Clone)]
 enum Hosts {
@@ -300,16 +304,22 @@ fn named_host(authority: &str) -> &str {
 }
 
 impl HostProxy {
-    fn host_of<'a>(&'a self, headers: &'a HeaderMap) -> Option<&'a str> {
+    /// The host a request is for, and whether it came in through the entry
+    /// point (productpage's listener under `bookinfo up`; a Host naming no
+    /// service under `bookinfo proxy`), where ingress routes apply.
+    fn host_of<'a>(&'a self, headers: &'a HeaderMap) -> Option<(&'a str, bool)> {
         match &self.hosts {
-            Hosts::Fixed(host) => Some(host),
+            Hosts::Fixed(host) => Some((host, host == ENTRY_HOST)),
             Hosts::ByHeader { default } => {
                 let named = headers
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
                     .map(named_host)
                     .filter(|name| self.plane.instances.iter().any(|i| i.app == *name));
-                named.or(default.as_deref())
+                match named {
+                    Some(named) => Some((named, false)),
+                    None => default.as_deref().map(|d| (d, true)),
+                }
             }
         }
     }
@@ -411,7 +421,7 @@ struct Outgoing {
 
 async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let Some(host) = proxy.host_of(&parts.headers) else {
+    let Some((host, entry)) = proxy.host_of(&parts.headers) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     if parts.uri.path() == "*" {
@@ -428,6 +438,13 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     };
     let plane = &proxy.plane;
     let table = plane.table();
+    // Through the entry point with ingress routes in force, only they apply,
+    // as at the Istio ingress gateway (404 for any other path).
+    let host = if entry && table.hosts.contains_key(table::INGRESS) {
+        table::INGRESS
+    } else {
+        host
+    };
     let path = normalize_path(parts.uri.path());
     let path = path.as_str();
     let mut outgoing = Outgoing {
@@ -654,6 +671,7 @@ pub fn shares(table: &Table) -> HashMap<String, BTreeMap<String, f64>> {
     table
         .hosts
         .keys()
+        .filter(|host| *host != table::INGRESS)
         .filter_map(|host| table.shares(host, "/", |_| None).map(|s| (host.clone(), s)))
         .collect()
 }

@@ -200,6 +200,10 @@ pub struct Match {
     pub port: Option<u32>,
 }
 
+/// The key of the entry point's rules among the hosts (Istio's wildcard
+/// host; no service has this name): the routes bound to an ingress Gateway.
+pub const INGRESS: &str = "*";
+
 /// The port of every Bookinfo Service (`port: 9080`, named `http`).
 pub const SERVICE_PORT: u32 = 9080;
 
@@ -747,12 +751,17 @@ fn compile_vs(
         });
     }
     let rules: Arc<[Rule]> = rules.into();
+    // Bound to a gateway: the rules of the local entry point, as the Istio
+    // ingress gateway applies them (whatever Host the client sent). `mesh`
+    // among the gateways also binds them to the hosts.
+    let gateways: Vec<&String> = vs.spec.gateways.iter().filter(|g| *g != "mesh").collect();
+    if !gateways.is_empty() {
+        owners.claim(INGRESS, "VirtualService", name)?;
+        table.hosts.insert(INGRESS.to_owned(), Arc::clone(&rules));
+    }
+    let mesh = vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh");
     for host in &vs.spec.hosts {
-        if host == "*"
-            || !vs.spec.gateways.is_empty() && !vs.spec.gateways.iter().any(|g| g == "mesh")
-        {
-            // Bound to an ingress gateway: the local entry point is the
-            // productpage listener itself, so there is nothing to install.
+        if !mesh || host == "*" {
             continue;
         }
         let host = short_host(host);
@@ -895,10 +904,14 @@ fn compile_http_route(
         }
     }
     for parent in &route.spec.parent_refs {
-        // Mesh routes attach to a Service (GAMMA); routes on a Gateway are
-        // ingress, which the local entry point does not need.
-        if parent.kind.as_deref() == Some("Service") {
-            let host = short_host(&parent.name);
+        // Mesh routes attach to a Service (GAMMA); routes on a Gateway (the
+        // default kind) are the local entry point's.
+        let host = match parent.kind.as_deref() {
+            Some("Service") => Some(short_host(&parent.name)),
+            None | Some("Gateway") => Some(INGRESS.to_owned()),
+            Some(_) => None,
+        };
+        if let Some(host) = host {
             owners.claim(&host, "HTTPRoute", name)?;
             merged
                 .entry(host)

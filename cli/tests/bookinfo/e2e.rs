@@ -478,3 +478,27 @@ async fn killing_bookinfo_up_takes_its_services_with_it() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_entry_point_applies_the_ingress_routes_with_404_for_other_paths() {
+    for gateway in ["bookinfo-gateway.yaml", "gateway-api/bookinfo-gateway.yaml"] {
+        let up = up(&[gateway]).await;
+        let status = |path: &'static str| {
+            let url = format!("http://{}{path}", up.entry);
+            async move { reqwest::get(url).await.unwrap().status().as_u16() }
+        };
+        assert_eq!(status("/productpage").await, 200, "{gateway}");
+        assert_eq!(status("/api/v1/products").await, 200, "{gateway}");
+        for unrouted in ["/", "/health", "/metrics", "/index.html"] {
+            assert_eq!(status(unrouted).await, 404, "{gateway}: {unrouted}");
+        }
+        up.stop().await;
+    }
+    // Without a gateway file the entry point answers every path, as before.
+    let up = up(&[]).await;
+    let health = reqwest::get(format!("http://{}/health", up.entry))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    up.stop().await;
+}
