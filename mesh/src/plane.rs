@@ -6,6 +6,8 @@
 //! epochs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -13,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -21,6 +23,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use bookinfo_routing::balance::{Balancing, HashKey};
 use bookinfo_routing::load::Object;
 use bookinfo_routing::table::{self, Selector, Table};
 
@@ -76,6 +79,8 @@ pub struct Plane {
     /// One turn counter per app, so each host's Service-style balancing is
     /// not skewed by picks for other hosts.
     round_robin: HashMap<String, AtomicUsize>,
+    /// Requests in flight per instance (same order as `instances`).
+    in_flight: Vec<AtomicUsize>,
     client: Client<HttpConnector, Full<Bytes>>,
     retries_in_flight: Arc<Semaphore>,
     mirrors_in_flight: Arc<Semaphore>,
@@ -109,7 +114,9 @@ impl Plane {
             .iter()
             .map(|i| (i.app.clone(), AtomicUsize::new(0)))
             .collect();
+        let in_flight = instances.iter().map(|_| AtomicUsize::new(0)).collect();
         Arc::new(Self {
+            in_flight,
             instances,
             objects: Mutex::new(Vec::new()),
             table: RwLock::new(Arc::new(Table::default())),
@@ -237,20 +244,66 @@ impl Plane {
         Ok(Applied { epoch, warnings })
     }
 
-    fn pick_instance(&self, selector: &Selector) -> Option<&str> {
-        let candidates: Vec<&Instance> = self
+    /// One instance for `selector`, by the destination's load balancer;
+    /// `hash` is the request's consistent-hash key, if the policy has one.
+    /// The returned guard counts the request as in flight (least request).
+    fn pick_instance(
+        &self,
+        table: &Table,
+        selector: &Selector,
+        hash: Option<u64>,
+    ) -> Option<(&str, InFlight<'_>)> {
+        let candidates: Vec<(usize, &Instance)> = self
             .instances
             .iter()
-            .filter(|i| i.selected_by(selector))
+            .enumerate()
+            .filter(|(_, i)| i.selected_by(selector))
             .collect();
         if candidates.is_empty() {
             return None;
         }
-        let turn = self
-            .round_robin
-            .get(&selector.app)
-            .map_or(0, |counter| counter.fetch_add(1, Ordering::Relaxed));
-        Some(&candidates[turn % candidates.len()].authority)
+        let local_default = Balancing::default();
+        let balancing = table.balancing.get(selector).unwrap_or(&local_default);
+        let turn = || {
+            self.round_robin
+                .get(&selector.app)
+                .map_or(0, |counter| counter.fetch_add(1, Ordering::Relaxed))
+        };
+        let chosen = match balancing {
+            Balancing::Random => rand::random_range(0..candidates.len()),
+            Balancing::Hash(_) => match hash {
+                // The key's place among the candidates: the same key, the
+                // same instance while the set of instances stays.
+                Some(hash) => (hash % candidates.len() as u64) as usize,
+                None => turn() % candidates.len(),
+            },
+            Balancing::LeastRequest => {
+                let start = turn();
+                (0..candidates.len())
+                    .map(|k| (start + k) % candidates.len())
+                    .min_by_key(|&k| self.in_flight[candidates[k].0].load(Ordering::Relaxed))
+                    .unwrap_or(0)
+            }
+            Balancing::RoundRobin => turn() % candidates.len(),
+        };
+        let (index, instance) = candidates[chosen];
+        Some((&instance.authority, InFlight::new(&self.in_flight[index])))
+    }
+}
+
+/// A request counted as in flight on an instance until dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -421,6 +474,10 @@ struct Outgoing {
 
 async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
     let Some((host, entry)) = proxy.host_of(&parts.headers) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -483,7 +540,17 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
             app: host.to_owned(),
             labels: BTreeMap::new(),
         };
-        return forward(plane, &selector, &outgoing, Retries::Default, None).await;
+        let hash = request_hash(&table, &selector, &parts, peer);
+        return forward(
+            plane,
+            &table,
+            &selector,
+            hash,
+            &outgoing,
+            Retries::Default,
+            None,
+        )
+        .await;
     };
 
     if let Some((status, share)) = rule.abort
@@ -503,13 +570,29 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     if let Some((mirror, share)) = &rule.mirror
         && rand::random::<f64>() < *share
     {
-        mirror_request(plane.clone(), mirror.clone(), outgoing.clone());
+        let hash = request_hash(&table, mirror, &parts, peer);
+        mirror_request(
+            plane.clone(),
+            &table,
+            mirror.clone(),
+            hash,
+            outgoing.clone(),
+        );
     }
     let retries = rule
         .retries
         .as_ref()
         .map_or(Retries::Default, Retries::Route);
-    let send = forward(plane, chosen, &outgoing, retries, rule.timeout);
+    let hash = request_hash(&table, chosen, &parts, peer);
+    let send = forward(
+        plane,
+        &table,
+        chosen,
+        hash,
+        &outgoing,
+        retries,
+        rule.timeout,
+    );
     match rule.timeout {
         Some(timeout) => tokio::time::timeout(timeout, send)
             .await
@@ -520,9 +603,53 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     }
 }
 
+/// The request's consistent-hash key for `selector`'s load balancer, if it
+/// hashes and the request carries the key (without it, the pick falls back
+/// to the turn, where Envoy's ring picks at random).
+fn request_hash(
+    table: &Table,
+    selector: &Selector,
+    parts: &axum::http::request::Parts,
+    peer: Option<IpAddr>,
+) -> Option<u64> {
+    let Some(Balancing::Hash(key)) = table.balancing.get(selector) else {
+        return None;
+    };
+    let mut hasher = std::hash::DefaultHasher::new();
+    match key {
+        HashKey::Header(name) => parts
+            .headers
+            .get(name.as_str())?
+            .as_bytes()
+            .hash(&mut hasher),
+        HashKey::Cookie(name) => parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|pair| pair.trim().strip_prefix(name.as_str())?.strip_prefix('='))?
+            .hash(&mut hasher),
+        HashKey::QueryParameter(name) => parts
+            .uri
+            .query()?
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name.as_str())?.strip_prefix('='))?
+            .hash(&mut hasher),
+        HashKey::SourceIp => peer?.hash(&mut hasher),
+    }
+    Some(hasher.finish())
+}
+
 /// Mirrored requests go to the mirror's instance with `-shadow` appended to
 /// the authority, as Envoy does; the answer is dropped.
-fn mirror_request(plane: Arc<Plane>, selector: Selector, mut outgoing: Outgoing) {
+fn mirror_request(
+    plane: Arc<Plane>,
+    table: &Arc<Table>,
+    selector: Selector,
+    hash: Option<u64>,
+    mut outgoing: Outgoing,
+) {
     let headers = &mut outgoing.headers;
     if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         let shadow = match host.split_once(':') {
@@ -537,10 +664,13 @@ fn mirror_request(plane: Arc<Plane>, selector: Selector, mut outgoing: Outgoing)
         tracing::debug!("{MAX_MIRRORS_IN_FLIGHT} mirrored requests in flight: this one is skipped");
         return;
     };
+    let table = Arc::clone(table);
     tokio::spawn(async move {
         let send = forward(
             &plane,
+            &table,
             &selector,
+            hash,
             &outgoing,
             Retries::None,
             Some(MIRROR_TIMEOUT),
@@ -573,7 +703,9 @@ fn retry_wait(n: u32, base: Option<Duration>) -> Duration {
 
 async fn forward(
     plane: &Plane,
+    table: &Table,
     selector: &Selector,
+    hash: Option<u64>,
     outgoing: &Outgoing,
     retries: Retries<'_>,
     route_timeout: Option<Duration>,
@@ -601,7 +733,9 @@ async fn forward(
             }
             tokio::time::sleep(retry_wait(attempt, backoff)).await;
         }
-        let Some(authority) = plane.pick_instance(selector) else {
+        // Counted in flight until the answer's headers arrive (Bookinfo's
+        // bodies are small), which is what least request compares.
+        let Some((authority, _in_flight)) = plane.pick_instance(table, selector, hash) else {
             return envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
         };
         let uri: Uri = match format!("http://{authority}{}", outgoing.path_and_query).parse() {

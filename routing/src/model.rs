@@ -299,15 +299,14 @@ pub struct DestinationRuleSpec {
     pub host: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subsets: Vec<Subset>,
-    /// Load-balancer and TLS settings change nothing on one machine (every
-    /// pick is per request, and there is no mTLS between local processes);
-    /// they are accepted and reported as not applied.
+    /// The load balancer (simple and consistent hash) is applied; the rest
+    /// is accepted and reported as not applied.
     #[serde(
         default,
         rename = "trafficPolicy",
         skip_serializing_if = "Option::is_none"
     )]
-    pub traffic_policy: Option<serde_norway::Value>,
+    pub traffic_policy: Option<Box<TrafficPolicy>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -321,7 +320,7 @@ pub struct Subset {
         rename = "trafficPolicy",
         skip_serializing_if = "Option::is_none"
     )]
-    pub traffic_policy: Option<serde_norway::Value>,
+    pub traffic_policy: Option<Box<TrafficPolicy>>,
 }
 
 // ---------------------------------------------------------------- Gateway API
@@ -419,4 +418,139 @@ pub struct HttpRouteTimeouts {
         skip_serializing_if = "Option::is_none"
     )]
     pub backend_request: Option<String>,
+}
+
+/// Istio's `TrafficPolicy`: the load balancer is applied; the other
+/// settings are kept as written and named in a warning.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficPolicy {
+    #[serde(
+        default,
+        rename = "loadBalancer",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub load_balancer: Option<LoadBalancer>,
+    #[serde(
+        default,
+        rename = "connectionPool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub connection_pool: Option<serde_norway::Value>,
+    #[serde(
+        default,
+        rename = "outlierDetection",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub outlier_detection: Option<serde_norway::Value>,
+    #[serde(default, rename = "tls", skip_serializing_if = "Option::is_none")]
+    pub tls: Option<serde_norway::Value>,
+    #[serde(
+        default,
+        rename = "portLevelSettings",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub port_level_settings: Option<serde_norway::Value>,
+    #[serde(default, rename = "tunnel", skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<serde_norway::Value>,
+    #[serde(
+        default,
+        rename = "proxyProtocol",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub proxy_protocol: Option<serde_norway::Value>,
+    #[serde(
+        default,
+        rename = "retryBudget",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_budget: Option<serde_norway::Value>,
+}
+
+/// Istio's `LoadBalancerSettings`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// `ROUND_ROBIN`, `LEAST_REQUEST`, `RANDOM`, `PASSTHROUGH`, `UNSPECIFIED`.
+    #[serde(default, rename = "simple", skip_serializing_if = "Option::is_none")]
+    pub simple: Option<String>,
+    #[serde(
+        default,
+        rename = "consistentHash",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consistent_hash: Option<ConsistentHash>,
+    /// One locality, and no warm-up, on one machine.
+    #[serde(
+        default,
+        rename = "localityLbSetting",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub locality_lb_setting: Option<serde_norway::Value>,
+    #[serde(
+        default,
+        rename = "warmupDurationSecs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub warmup_duration_secs: Option<serde_norway::Value>,
+    #[serde(default, rename = "warmup", skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<serde_norway::Value>,
+}
+
+/// What a consistent hash keys on (one of them), and its ring settings,
+/// which change nothing for the few instances of a local run.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistentHash {
+    #[serde(
+        default,
+        rename = "httpHeaderName",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_header_name: Option<String>,
+    #[serde(
+        default,
+        rename = "httpCookie",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_cookie: Option<HttpCookie>,
+    #[serde(
+        default,
+        rename = "useSourceIp",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub use_source_ip: Option<bool>,
+    #[serde(
+        default,
+        rename = "httpQueryParameterName",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_query_parameter_name: Option<String>,
+    #[serde(default, rename = "ringHash", skip_serializing_if = "Option::is_none")]
+    pub ring_hash: Option<serde_norway::Value>,
+    #[serde(default, rename = "maglev", skip_serializing_if = "Option::is_none")]
+    pub maglev: Option<serde_norway::Value>,
+    #[serde(
+        default,
+        rename = "minimumRingSize",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub minimum_ring_size: Option<serde_norway::Value>,
+}
+
+/// The cookie a consistent hash keys on; the rest is for generating it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCookie {
+    pub name: String,
+    #[serde(default, rename = "path", skip_serializing_if = "Option::is_none")]
+    pub path: Option<serde_norway::Value>,
+    #[serde(default, rename = "ttl", skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<serde_norway::Value>,
+    #[serde(
+        default,
+        rename = "attributes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub attributes: Option<serde_norway::Value>,
 }

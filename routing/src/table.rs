@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use regex::{Regex, RegexBuilder};
 
+use crate::balance::{self, Balancing};
 use crate::load::Object;
 use crate::model::{self, StringMatch};
 
@@ -282,6 +283,9 @@ pub struct Rule {
 pub struct Table {
     /// Shared between the hosts of one object: rules are compiled once.
     pub hosts: HashMap<String, Arc<[Rule]>>,
+    /// How instances are chosen within a destination (DestinationRule load
+    /// balancer), by the selector of the host or subset.
+    pub balancing: HashMap<Selector, Balancing>,
     pub warnings: Vec<String>,
 }
 
@@ -516,17 +520,37 @@ pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table,
     for object in &latest {
         if let Object::DestinationRule(dr) = object {
             let host = short_host(&dr.spec.host);
-            if dr.spec.traffic_policy.is_some()
-                || dr.spec.subsets.iter().any(|s| s.traffic_policy.is_some())
-            {
-                table.warnings.push(format!(
-                    "DestinationRule {}: trafficPolicy (load balancer, TLS) is not applied locally; \
-                     every request is routed on its own",
-                    dr.metadata.name
-                ));
+            let what = format!("DestinationRule {}", dr.metadata.name);
+            let host_policy = dr
+                .spec
+                .traffic_policy
+                .as_ref()
+                .map(|p| balance::from_policy(p, &what, &mut table.warnings))
+                .transpose()?
+                .flatten();
+            if let Some(policy) = &host_policy {
+                let selector = Selector {
+                    app: host.clone(),
+                    labels: BTreeMap::new(),
+                };
+                table.balancing.insert(selector, policy.clone());
             }
             for subset in &dr.spec.subsets {
                 subsets.insert((host.clone(), subset.name.clone()), subset.labels.clone());
+                // A subset's load balancer replaces the host's, as Istio
+                // merges a subset's traffic policy over the host's.
+                let what = format!("{what}, subset {}", subset.name);
+                let own = match &subset.traffic_policy {
+                    Some(p) => balance::from_policy(p, &what, &mut table.warnings)?,
+                    None => None,
+                };
+                if let Some(policy) = own.or_else(|| host_policy.clone()) {
+                    let selector = Selector {
+                        app: host.clone(),
+                        labels: subset.labels.clone(),
+                    };
+                    table.balancing.insert(selector, policy);
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 //! Gateway API choose them.
 #![allow(clippy::unwrap_used)]
 
+mod balance;
 mod fields;
 mod limits;
 mod loading;
