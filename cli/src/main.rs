@@ -172,6 +172,15 @@ fn die_with_supervisor() -> Result<(), String> {
     Ok(())
 }
 
+/// Prints what `up` serves. A reader that has gone away (a closed pipe, a
+/// full disk) must not stop the app: `println!` would panic on the error,
+/// so the error is dropped here and the services keep serving.
+fn announce(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// The program to start the services with: this one.
 fn own_program() -> Result<PathBuf, String> {
     std::env::current_exe().map_err(|e| format!("cannot find my own program: {e}"))
@@ -218,12 +227,12 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 service_log: telemetry.log_filter.clone(),
             })
             .await?;
-            println!("Bookinfo is up: http://{}/productpage", up.entry);
-            println!(
-                "admin (routing epochs, apply routes): http://{}/epoch",
-                up.admin
-            );
-            println!("Ctrl-C stops everything.");
+            announce(&format!(
+                "Bookinfo is up: http://{}/productpage\n\
+                 admin (routing epochs, apply routes): http://{}/epoch\n\
+                 Ctrl-C stops everything.\n",
+                up.entry, up.admin
+            ));
             stopped.await;
             up.stop().await;
             ExitCode::SUCCESS

@@ -404,6 +404,47 @@ async fn bookinfo_up_serves_until_sigterm_and_then_stops_every_process() {
     );
 }
 
+/// The banner goes to a stdout that cannot be written (`/dev/full` fails
+/// every write, as a closed pipe does): `up` keeps its six services running
+/// and still stops cleanly on SIGTERM.
+#[test]
+fn bookinfo_up_keeps_serving_when_its_stdout_cannot_be_written() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .args(["up", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .args(["--log-filter", "warn", "--routes"])
+        .arg(istio("destination-rule-all.yaml"))
+        .stdout(full)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut children = 0;
+    while Instant::now() < deadline && children < 6 {
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(child.try_wait().unwrap().is_none(), "up stopped on its own");
+        children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .count();
+    }
+    assert_eq!(children, 6, "six service processes");
+    // The banner is printed once the services are ready; give it time to fail.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "up stopped on its own");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
 fn is_zombie(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|stat| stat.split_whitespace().nth(2) == Some("Z"))
