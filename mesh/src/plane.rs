@@ -23,15 +23,19 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use bookinfo_routing::balance::{Balancing, HashKey};
 use bookinfo_routing::load::Object;
+use bookinfo_routing::policy::{Balancing, HashKey};
 use bookinfo_routing::table::{self, Selector, Table};
+
+use crate::cluster::{Cluster, Overflow};
 
 /// Requests are buffered (so retries and mirrors can resend them); Bookinfo
 /// bodies are tiny.
 const MAX_BODY: usize = 1 << 20;
-/// Istio's default when a route sets no retries: two more attempts, on
-/// connection failures only.
+/// Istio's default retry policy, for a route that sets no `retries` and a
+/// host without routes: two more attempts (`retry.DefaultPolicy` in
+/// istio/pilot), on Istio's default conditions (connection failures and
+/// 503, [`table::ISTIO_DEFAULT_RETRY_ON`]).
 const DEFAULT_RETRIES: u32 = 2;
 /// Envoy's retry back-off: before retry N a uniform wait in
 /// [0, (2^N − 1) × 25 ms), capped at ten times the base.
@@ -74,7 +78,7 @@ impl Instance {
 pub struct Plane {
     instances: Vec<Instance>,
     objects: Mutex<Vec<Object>>,
-    table: RwLock<Arc<Table>>,
+    routes: RwLock<Arc<Routes>>,
     epoch: AtomicU64,
     /// One turn counter per app, so each host's Service-style balancing is
     /// not skewed by picks for other hosts.
@@ -84,6 +88,17 @@ pub struct Plane {
     client: Client<HttpConnector, Full<Bytes>>,
     retries_in_flight: Arc<Semaphore>,
     mirrors_in_flight: Arc<Semaphore>,
+    /// Istio's default retry conditions, parsed once.
+    default_retry_on: table::RetryOn,
+}
+
+/// A compiled table with the runtime state of its destinations that have a
+/// traffic policy (pool places, ejections), made together as Envoy makes
+/// its clusters from each configuration.
+#[derive(Default)]
+struct Routes {
+    table: Arc<Table>,
+    clusters: HashMap<Selector, Arc<Cluster>>,
 }
 
 /// Why a delete changed nothing.
@@ -119,7 +134,7 @@ impl Plane {
             in_flight,
             instances,
             objects: Mutex::new(Vec::new()),
-            table: RwLock::new(Arc::new(Table::default())),
+            routes: RwLock::new(Arc::new(Routes::default())),
             epoch: AtomicU64::new(0),
             round_robin,
             client: Client::builder(TokioExecutor::new())
@@ -127,6 +142,8 @@ impl Plane {
                 .build(connector),
             retries_in_flight: Arc::new(Semaphore::new(MAX_CONCURRENT_RETRIES)),
             mirrors_in_flight: Arc::new(Semaphore::new(MAX_MIRRORS_IN_FLIGHT)),
+            default_retry_on: table::RetryOn::parse(table::ISTIO_DEFAULT_RETRY_ON)
+                .unwrap_or_default(),
         })
     }
 
@@ -140,7 +157,14 @@ impl Plane {
     }
 
     pub fn table(&self) -> Arc<Table> {
-        self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.routes().table.clone()
+    }
+
+    fn routes(&self) -> Arc<Routes> {
+        self.routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Adds `objects`, replacing those of the same kind and name as a
@@ -235,8 +259,25 @@ impl Plane {
             }
         }
         let warnings = table.warnings.clone();
+        // A destination whose policy is unchanged keeps its state (an
+        // ejected instance stays out), as Envoy keeps unchanged clusters.
+        let old = self.routes();
+        let clusters = table
+            .policies
+            .iter()
+            .map(|(selector, policy)| {
+                let cluster = match old.clusters.get(selector) {
+                    Some(kept) if kept.policy == *policy => Arc::clone(kept),
+                    _ => Arc::new(Cluster::new(policy.clone())),
+                };
+                (selector.clone(), cluster)
+            })
+            .collect();
         *current = objects;
-        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Routes {
+            table: Arc::new(table),
+            clusters,
+        });
         let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         for warning in &warnings {
             tracing::warn!(epoch, "{warning}");
@@ -244,26 +285,27 @@ impl Plane {
         Ok(Applied { epoch, warnings })
     }
 
-    /// One instance for `selector`, by the destination's load balancer;
-    /// `hash` is the request's consistent-hash key, if the policy has one.
-    /// The returned guard counts the request as in flight (least request).
+    /// One instance for `selector`, by the destination's load balancer
+    /// among those outlier detection has not ejected; `hash` is the
+    /// request's consistent-hash key, if the policy has one.
     fn pick_instance(
         &self,
-        table: &Table,
+        routes: &Routes,
         selector: &Selector,
         hash: Option<u64>,
-    ) -> Option<(&str, InFlight<'_>)> {
-        let candidates: Vec<(usize, &Instance)> = self
-            .instances
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.selected_by(selector))
+    ) -> Option<Picked<'_>> {
+        let members: Vec<usize> = (0..self.instances.len())
+            .filter(|&i| self.instances[i].selected_by(selector))
             .collect();
+        let cluster = routes.clusters.get(selector);
+        let candidates = match cluster {
+            Some(cluster) => cluster.healthy(&members),
+            None => members.clone(),
+        };
         if candidates.is_empty() {
             return None;
         }
-        let local_default = Balancing::default();
-        let balancing = table.balancing.get(selector).unwrap_or(&local_default);
+        let balancing = cluster.map_or(&Balancing::RoundRobin, |c| &c.policy.balancing);
         let turn = || {
             self.round_robin
                 .get(&selector.app)
@@ -281,14 +323,29 @@ impl Plane {
                 let start = turn();
                 (0..candidates.len())
                     .map(|k| (start + k) % candidates.len())
-                    .min_by_key(|&k| self.in_flight[candidates[k].0].load(Ordering::Relaxed))
+                    .min_by_key(|&k| self.in_flight[candidates[k]].load(Ordering::Relaxed))
                     .unwrap_or(0)
             }
             Balancing::RoundRobin => turn() % candidates.len(),
         };
-        let (index, instance) = candidates[chosen];
-        Some((&instance.authority, InFlight::new(&self.in_flight[index])))
+        let index = candidates[chosen];
+        Some(Picked {
+            index,
+            members: members.len(),
+            authority: &self.instances[index].authority,
+            _in_flight: InFlight::new(&self.in_flight[index]),
+        })
     }
+}
+
+/// The instance a request goes to.
+struct Picked<'a> {
+    index: usize,
+    /// How many instances the destination has (outlier detection's bound).
+    members: usize,
+    authority: &'a str,
+    /// Counted in flight until dropped (least request).
+    _in_flight: InFlight<'a>,
 }
 
 /// A request counted as in flight on an instance until dropped.
@@ -380,6 +437,19 @@ impl HostProxy {
 
 fn envoy_reply(status: StatusCode, body: &'static str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain")], body).into_response()
+}
+
+/// Envoy's answer when a destination's connection pool and its queue are
+/// full: 503 marked as the proxy's own overload.
+fn overflow_reply() -> Response {
+    let mut response = envoy_reply(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+    );
+    response
+        .headers_mut()
+        .insert("x-envoy-overloaded", HeaderValue::from_static("true"));
+    response
 }
 
 const HOP_BY_HOP: [&str; 7] = [
@@ -494,7 +564,8 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         Err(_) => return envoy_reply(StatusCode::BAD_REQUEST, "bad request body"),
     };
     let plane = &proxy.plane;
-    let table = plane.table();
+    let routes = plane.routes();
+    let table = &routes.table;
     // Through the entry point with ingress routes in force, only they apply,
     // as at the Istio ingress gateway (404 for any other path).
     let host = if entry && table.hosts.contains_key(table::INGRESS) {
@@ -540,10 +611,10 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
             app: host.to_owned(),
             labels: BTreeMap::new(),
         };
-        let hash = request_hash(&table, &selector, &parts, peer);
+        let hash = request_hash(table, &selector, &parts, peer);
         return forward(
             plane,
-            &table,
+            &routes,
             &selector,
             hash,
             &outgoing,
@@ -570,10 +641,10 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
     if let Some((mirror, share)) = &rule.mirror
         && rand::random::<f64>() < *share
     {
-        let hash = request_hash(&table, mirror, &parts, peer);
+        let hash = request_hash(table, mirror, &parts, peer);
         mirror_request(
             plane.clone(),
-            &table,
+            &routes,
             mirror.clone(),
             hash,
             outgoing.clone(),
@@ -583,10 +654,10 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         .retries
         .as_ref()
         .map_or(Retries::Default, Retries::Route);
-    let hash = request_hash(&table, chosen, &parts, peer);
+    let hash = request_hash(table, chosen, &parts, peer);
     let send = forward(
         plane,
-        &table,
+        &routes,
         chosen,
         hash,
         &outgoing,
@@ -612,7 +683,7 @@ fn request_hash(
     parts: &axum::http::request::Parts,
     peer: Option<IpAddr>,
 ) -> Option<u64> {
-    let Some(Balancing::Hash(key)) = table.balancing.get(selector) else {
+    let Some(Balancing::Hash(key)) = table.policies.get(selector).map(|p| &p.balancing) else {
         return None;
     };
     let mut hasher = std::hash::DefaultHasher::new();
@@ -645,7 +716,7 @@ fn request_hash(
 /// the authority, as Envoy does; the answer is dropped.
 fn mirror_request(
     plane: Arc<Plane>,
-    table: &Arc<Table>,
+    routes: &Arc<Routes>,
     selector: Selector,
     hash: Option<u64>,
     mut outgoing: Outgoing,
@@ -664,11 +735,11 @@ fn mirror_request(
         tracing::debug!("{MAX_MIRRORS_IN_FLIGHT} mirrored requests in flight: this one is skipped");
         return;
     };
-    let table = Arc::clone(table);
+    let routes = Arc::clone(routes);
     tokio::spawn(async move {
         let send = forward(
             &plane,
-            &table,
+            &routes,
             &selector,
             hash,
             &outgoing,
@@ -703,41 +774,52 @@ fn retry_wait(n: u32, base: Option<Duration>) -> Duration {
 
 async fn forward(
     plane: &Plane,
-    table: &Table,
+    routes: &Routes,
     selector: &Selector,
     hash: Option<u64>,
     outgoing: &Outgoing,
     retries: Retries<'_>,
     route_timeout: Option<Duration>,
 ) -> Response {
-    let connect_only = table::RetryOn {
-        connect_failure: true,
-        ..table::RetryOn::default()
-    };
     let (retry_count, retry_on, per_try, backoff) = match retries {
-        Retries::Default => (DEFAULT_RETRIES, &connect_only, None, None),
+        Retries::Default => (DEFAULT_RETRIES, &plane.default_retry_on, None, None),
         Retries::Route(r) => (r.attempts, &r.retry_on, r.per_try_timeout, r.backoff),
-        Retries::None => (0, &connect_only, None, None),
+        Retries::None => (0, &plane.default_retry_on, None, None),
     };
     let per_try = per_try.or(route_timeout);
+    let cluster = routes.clusters.get(selector);
     let mut last = envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
-    let mut retry_permit = None;
+    let mut retry_permits = None;
     for attempt in 0..=retry_count {
         if attempt > 0 {
-            // A retry needs a place in the plane's budget, then waits.
-            if retry_permit.is_none() {
-                match Arc::clone(&plane.retries_in_flight).try_acquire_owned() {
-                    Ok(permit) => retry_permit = Some(permit),
-                    Err(_) => break,
-                }
+            // A retry needs a place in the plane's budget and in its
+            // destination's (`maxRetries`), then waits.
+            if retry_permits.is_none() {
+                let Ok(plane_permit) = Arc::clone(&plane.retries_in_flight).try_acquire_owned()
+                else {
+                    break;
+                };
+                let Ok(cluster_permit) = cluster.map_or(Ok(None), |c| c.retry()) else {
+                    break;
+                };
+                retry_permits = Some((plane_permit, cluster_permit));
             }
             tokio::time::sleep(retry_wait(attempt, backoff)).await;
         }
-        // Counted in flight until the answer's headers arrive (Bookinfo's
-        // bodies are small), which is what least request compares.
-        let Some((authority, _in_flight)) = plane.pick_instance(table, selector, hash) else {
+        // A place in the destination's connection pool, held (as the
+        // in-flight count least request compares) until the answer's
+        // headers arrive; Bookinfo's bodies are small.
+        let _admitted = match cluster.map(|c| c.admit()) {
+            Some(admit) => match admit.await {
+                Ok(admitted) => admitted,
+                Err(Overflow) => return overflow_reply(),
+            },
+            None => None,
+        };
+        let Some(picked) = plane.pick_instance(routes, selector, hash) else {
             return envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
         };
+        let authority = picked.authority;
         let uri: Uri = match format!("http://{authority}{}", outgoing.path_and_query).parse() {
             Ok(uri) => uri,
             Err(_) => return envoy_reply(StatusCode::BAD_REQUEST, "bad request path"),
@@ -774,6 +856,9 @@ async fn forward(
                 (Response::from_parts(parts, Body::new(body)), retry)
             }
         };
+        if let Some(cluster) = cluster {
+            cluster.record(picked.index, picked.members, response.status().as_u16());
+        }
         last = response;
         if !retry {
             break;

@@ -4,7 +4,7 @@
 //! errors naming file, document and field, and the compiled table that
 //! answers "which destination, with which weight" for a request.
 
-pub mod balance;
 pub mod load;
 pub mod model;
+pub mod policy;
 pub mod table;

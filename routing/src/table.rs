@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use regex::{Regex, RegexBuilder};
 
-use crate::balance::{self, Balancing};
 use crate::load::Object;
 use crate::model::{self, StringMatch};
+use crate::policy::{self, Policy};
 
 // Limits far above any real routing file (Istio's samples and the
 // canary tools' generated objects name one host and a handful of rules);
@@ -283,9 +283,10 @@ pub struct Rule {
 pub struct Table {
     /// Shared between the hosts of one object: rules are compiled once.
     pub hosts: HashMap<String, Arc<[Rule]>>,
-    /// How instances are chosen within a destination (DestinationRule load
-    /// balancer), by the selector of the host or subset.
-    pub balancing: HashMap<Selector, Balancing>,
+    /// The DestinationRule traffic policy of a destination (how instances
+    /// are chosen, pool limits, ejection), by the selector of the host or
+    /// subset; a destination without one has the local defaults.
+    pub policies: HashMap<Selector, Policy>,
     pub warnings: Vec<String>,
 }
 
@@ -430,7 +431,7 @@ fn regex_matcher(pattern: &str, what: &str) -> Result<Matcher, String> {
 /// with a timeout.
 const MIN_ISTIO_DURATION: Duration = Duration::from_millis(1);
 
-fn istio_duration(text: &str, what: &str) -> Result<Duration, String> {
+pub(crate) fn istio_duration(text: &str, what: &str) -> Result<Duration, String> {
     let parsed = duration(text, what)?;
     if parsed < MIN_ISTIO_DURATION {
         return Err(format!(
@@ -521,35 +522,32 @@ pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table,
         if let Object::DestinationRule(dr) = object {
             let host = short_host(&dr.spec.host);
             let what = format!("DestinationRule {}", dr.metadata.name);
-            let host_policy = dr
-                .spec
-                .traffic_policy
-                .as_ref()
-                .map(|p| balance::from_policy(p, &what, &mut table.warnings))
-                .transpose()?
-                .flatten();
-            if let Some(policy) = &host_policy {
+            let host_parts = match &dr.spec.traffic_policy {
+                Some(p) => policy::parts(p, &what, &mut table.warnings)?,
+                None => policy::Parts::default(),
+            };
+            if let Some(policy) = host_parts.policy() {
                 let selector = Selector {
                     app: host.clone(),
                     labels: BTreeMap::new(),
                 };
-                table.balancing.insert(selector, policy.clone());
+                table.policies.insert(selector, policy);
             }
             for subset in &dr.spec.subsets {
                 subsets.insert((host.clone(), subset.name.clone()), subset.labels.clone());
-                // A subset's load balancer replaces the host's, as Istio
-                // merges a subset's traffic policy over the host's.
+                // Each part of a subset's policy replaces the host's, as
+                // Istio merges a subset's traffic policy over the host's.
                 let what = format!("{what}, subset {}", subset.name);
                 let own = match &subset.traffic_policy {
-                    Some(p) => balance::from_policy(p, &what, &mut table.warnings)?,
-                    None => None,
+                    Some(p) => policy::parts(p, &what, &mut table.warnings)?,
+                    None => policy::Parts::default(),
                 };
-                if let Some(policy) = own.or_else(|| host_policy.clone()) {
+                if let Some(policy) = own.over(&host_parts).policy() {
                     let selector = Selector {
                         app: host.clone(),
                         labels: subset.labels.clone(),
                     };
-                    table.balancing.insert(selector, policy);
+                    table.policies.insert(selector, policy);
                 }
             }
         }

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
-mod balance;
 mod helpers;
 mod hostile;
+mod policy;
 mod proxy;
 mod shared;

@@ -3,10 +3,10 @@
 //! Gateway API choose them.
 #![allow(clippy::unwrap_used)]
 
-mod balance;
 mod fields;
 mod limits;
 mod loading;
+mod policy;
 mod precedence;
 mod selection;
 

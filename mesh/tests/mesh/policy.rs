@@ -1,5 +1,6 @@
-//! The destination's load balancer, as a DestinationRule's trafficPolicy
-//! sets it, decides which instance of a host answers.
+//! A DestinationRule's trafficPolicy on the local router: the load balancer
+//! decides which instance answers, the connection pool how many requests it
+//! takes at once, outlier detection which instances are left out.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -157,5 +158,95 @@ async fn least_request_keeps_requests_off_a_busy_instance_where_round_robin_does
     assert_eq!(
         slow_share("    loadBalancer: {simple: ROUND_ROBIN}\n").await,
         3
+    );
+}
+
+/// A stub that counts how many requests it holds at once, answering each
+/// after `delay`.
+async fn counting_stub(delay: Duration) -> (Running, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::AtomicUsize;
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let seen = most.clone();
+    let router = axum::Router::new().fallback(move || {
+        let (now, most) = (now.clone(), most.clone());
+        async move {
+            let holding = now.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(holding, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            "v1"
+        }
+    });
+    (serve(router).await, seen)
+}
+
+/// Sends `n` requests at once; their statuses and `x-envoy-overloaded`.
+async fn burst(proxy: SocketAddr, n: usize) -> Vec<(u16, bool)> {
+    let requests = (0..n).map(|_| async move {
+        let response = reqwest::get(format!("http://{proxy}/reviews/0"))
+            .await
+            .unwrap();
+        let overloaded = response.headers().get("x-envoy-overloaded").is_some();
+        (response.status().as_u16(), overloaded)
+    });
+    futures_util::future::join_all(requests).await
+}
+
+#[tokio::test]
+async fn the_connection_pool_queues_what_it_can_and_overflows_the_rest_with_503() {
+    let (stub, most) = counting_stub(Duration::from_millis(300)).await;
+    let proxy = proxy_with(
+        vec![instance("reviews", "v1", stub.addr)],
+        "    connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}\n",
+    )
+    .await;
+    let mut answers = burst(proxy.addr, 3).await;
+    answers.sort();
+    // One sent, one queued behind it, the third refused at once.
+    assert_eq!(answers, vec![(200, false), (200, false), (503, true)]);
+    assert_eq!(most.load(Ordering::SeqCst), 1, "one request at a time");
+
+    let (stub, most) = counting_stub(Duration::from_millis(300)).await;
+    let proxy = proxy_with(vec![instance("reviews", "v1", stub.addr)], "    {}\n").await;
+    assert!(
+        burst(proxy.addr, 3)
+            .await
+            .iter()
+            .all(|a| *a == (200, false))
+    );
+    assert_eq!(most.load(Ordering::SeqCst), 3, "no limit without a pool");
+}
+
+#[tokio::test]
+async fn outlier_detection_ejects_a_failing_instance_and_returns_it_after_its_time() {
+    let (bad, bad_seen) = stub("bad", usize::MAX, Duration::ZERO).await;
+    let (good, _) = stub("good", 0, Duration::ZERO).await;
+    let proxy = proxy_with(
+        vec![
+            instance("reviews", "bad", bad.addr),
+            instance("reviews", "good", good.addr),
+        ],
+        "    outlierDetection: {consecutive5xxErrors: 2, interval: 100ms, baseEjectionTime: 1s, maxEjectionPercent: 100}\n",
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/reviews/0", proxy.addr);
+    for _ in 0..20 {
+        let response = client.get(&url).send().await.unwrap();
+        // Istio's default retries (503) move a failed request to the good one.
+        assert_eq!(response.text().await.unwrap(), "good");
+    }
+    let ejected_after = bad_seen.count.load(Ordering::SeqCst);
+    assert_eq!(
+        ejected_after, 2,
+        "two 5xx eject it; nothing reaches it after"
+    );
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    for _ in 0..4 {
+        client.get(&url).send().await.unwrap();
+    }
+    assert!(
+        bad_seen.count.load(Ordering::SeqCst) > ejected_after,
+        "back in the pool after its ejection time"
     );
 }
