@@ -132,6 +132,7 @@ pub(crate) async fn run(config: &DemoConfig) -> Result<bool, String> {
         ],
         watch: false,
         service_log: "warn".into(),
+        router: bookinfo_mesh::up::Router::Local,
     })
     .await?;
     println!(

@@ -54,6 +54,13 @@ enum Command {
         /// Apply changes to the routing files while running.
         #[arg(long)]
         watch: bool,
+        /// What routes between the services: this program's router, or
+        /// real Envoy configured from the same files (see `envoy-config`).
+        #[arg(long, value_enum, default_value_t = RouterChoice::Local)]
+        router: RouterChoice,
+        /// The Envoy program for `--router envoy`.
+        #[arg(long, default_value = "envoy")]
+        envoy: PathBuf,
         #[command(flatten)]
         telemetry: TelemetryArgs,
     },
@@ -103,6 +110,39 @@ enum Command {
     /// Exit 0 when URL (http://HOST:PORT/PATH) answers 200, else 1: the
     /// health check of the `bookinfo` image.
     Probe { url: String },
+    /// Print the Envoy bootstrap (JSON, which is YAML too) of an Envoy that
+    /// routes as `bookinfo proxy` does with the same arguments: run it with
+    /// `envoy -c FILE`. Route warnings go to stderr.
+    EnvoyConfig {
+        #[arg(long)]
+        listen: SocketAddr,
+        /// An instance as APP/VERSION=HOST:PORT; repeatable.
+        #[arg(long = "instance", value_parser = parse_instance, required = true)]
+        instances: Vec<Instance>,
+        /// The host of requests whose Host header names no instance's app.
+        #[arg(long)]
+        default_host: Option<String>,
+        /// Envoy's admin endpoint, if wanted.
+        #[arg(long)]
+        admin: Option<SocketAddr>,
+        /// Routing files, applied in order.
+        #[arg(long = "routes")]
+        routes: Vec<PathBuf>,
+    },
+    /// Run PROGRAM with ARGS, stopped when `bookinfo up` stops (how `up`
+    /// starts Envoy).
+    #[command(hide = true)]
+    Exec {
+        program: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RouterChoice {
+    Local,
+    Envoy,
 }
 
 fn parse_instance(text: &str) -> Result<Instance, String> {
@@ -208,6 +248,8 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             admin,
             routes,
             watch,
+            router,
+            envoy,
             telemetry,
         } => {
             let _logs = telemetry::init(&telemetry, "bookinfo");
@@ -225,6 +267,10 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 routes,
                 watch,
                 service_log: telemetry.log_filter.clone(),
+                router: match router {
+                    RouterChoice::Local => up::Router::Local,
+                    RouterChoice::Envoy => up::Router::Envoy(envoy),
+                },
             })
             .await?;
             announce(&format!(
@@ -299,6 +345,33 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             let shutdown = bookinfo_support::http::shutdown_signal();
             up::proxy_only(listener, admin, instances, default_host, &routes, shutdown).await?;
             ExitCode::SUCCESS
+        }
+        Command::EnvoyConfig {
+            listen,
+            instances,
+            default_host,
+            admin,
+            routes,
+        } => {
+            let (bootstrap, warnings) = bookinfo_mesh::envoy::render_proxy(
+                listen,
+                instances,
+                default_host,
+                &routes,
+                admin,
+            )?;
+            for warning in warnings {
+                eprintln!("bookinfo: warning: {warning}");
+            }
+            println!("{bootstrap}");
+            ExitCode::SUCCESS
+        }
+        Command::Exec { program, args } => {
+            use std::os::unix::process::CommandExt;
+            die_with_supervisor()?;
+            // Only returns when the program could not be started.
+            let error = std::process::Command::new(&program).args(args).exec();
+            return Err(format!("cannot run {}: {error}", program.display()));
         }
         Command::Probe { url } => {
             let (authority, path) = parse_probe_url(&url)?;

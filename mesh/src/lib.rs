@@ -7,6 +7,7 @@
 
 pub mod admin;
 mod cluster;
+pub mod envoy;
 pub mod plane;
 pub mod supervise;
 pub mod up;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -65,7 +65,7 @@ pub struct Instance {
 }
 
 impl Instance {
-    fn selected_by(&self, selector: &Selector) -> bool {
+    pub(crate) fn selected_by(&self, selector: &Selector) -> bool {
         self.app == selector.app
             && selector
                 .labels
@@ -90,7 +90,13 @@ pub struct Plane {
     mirrors_in_flight: Arc<Semaphore>,
     /// Istio's default retry conditions, parsed once.
     default_retry_on: table::RetryOn,
+    /// Another router that must take each new table before it is in force
+    /// (real Envoy under `bookinfo up --router envoy`).
+    follower: OnceLock<Follower>,
 }
+
+/// Hands a new table to another router; an error keeps the routes in force.
+pub type Follower = Box<dyn Fn(&Table) -> Result<(), String> + Send + Sync>;
 
 /// A compiled table with the runtime state of its destinations that have a
 /// traffic policy (pool places, ejections), made together as Envoy makes
@@ -144,7 +150,14 @@ impl Plane {
             mirrors_in_flight: Arc::new(Semaphore::new(MAX_MIRRORS_IN_FLIGHT)),
             default_retry_on: table::RetryOn::parse(table::ISTIO_DEFAULT_RETRY_ON)
                 .unwrap_or_default(),
+            follower: OnceLock::new(),
         })
+    }
+
+    /// From now on every change is handed to `follower` before it is in
+    /// force; only the first call counts.
+    pub fn follow(&self, follower: Follower) {
+        let _ = self.follower.set(follower);
     }
 
     pub fn epoch(&self) -> u64 {
@@ -257,6 +270,9 @@ impl Plane {
                     "host {host}: nothing here serves it (an external host?); its routes are accepted but do not apply locally"
                 ));
             }
+        }
+        if let Some(follower) = self.follower.get() {
+            follower(&table)?;
         }
         let warnings = table.warnings.clone();
         // A destination whose policy is unchanged keeps its state (an
@@ -381,7 +397,7 @@ pub fn pick_weighted(weights: &[u32], u: f64) -> usize {
 
 /// The service whose listener is the entry point under `bookinfo up`: no
 /// service calls it, only clients do.
-const ENTRY_HOST: &str = "productpage";
+pub(crate) const ENTRY_HOST: &str = "productpage";
 
 /// Which service host a listener's requests are for.
 #[derive(Debug, Clone)]

@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::envoy::config::Serves;
+use crate::envoy::process::{self, Feed};
 use crate::plane::{self, Instance, Plane};
 use crate::supervise::{Processes, Spec, Supervisor};
 use bookinfo_routing::load;
@@ -67,6 +69,16 @@ pub struct UpConfig {
     pub watch: bool,
     /// Log filter of the service processes (`RUST_LOG`).
     pub service_log: String,
+    pub router: Router,
+}
+
+/// What routes between the services.
+#[derive(Debug, Clone)]
+pub enum Router {
+    /// The data plane's own router.
+    Local,
+    /// Real Envoy (this program), configured from the same routing files.
+    Envoy(PathBuf),
 }
 
 /// The running app.
@@ -76,6 +88,9 @@ pub struct Up {
     pub plane: Arc<Plane>,
     /// What the service processes are doing (also shown on the admin endpoint).
     pub processes: Processes,
+    /// Envoy's own admin endpoint, when Envoy routes.
+    pub envoy_admin: Option<SocketAddr>,
+    envoy: Option<(tokio::process::Child, Arc<Feed>)>,
     children: Vec<(String, Supervisor)>,
     stop: watch::Sender<bool>,
 }
@@ -150,20 +165,47 @@ impl Up {
             });
         }
 
-        let plane = Plane::new(instances);
+        let plane = Plane::new(instances.clone());
         plane.replace(read_routes(&config.routes)?)?;
 
         let (stop, stopped) = watch::channel(false);
         let entry = routers["productpage"]
             .local_addr()
             .map_err(|e| io("entry", e))?;
-        for (host, listener) in routers {
-            tokio::spawn(serve(
-                listener,
-                plane::host_router(plane.clone(), host),
-                stopped.clone(),
-            ));
-        }
+        let envoy = match &config.router {
+            Router::Local => {
+                for (host, listener) in routers {
+                    tokio::spawn(serve(
+                        listener,
+                        plane::host_router(plane.clone(), host),
+                        stopped.clone(),
+                    ));
+                }
+                None
+            }
+            Router::Envoy(program) => {
+                // Envoy binds the routers' ports: they are released here.
+                let listeners = routers
+                    .into_iter()
+                    .map(|(host, listener)| {
+                        let addr = listener.local_addr().map_err(|e| io("router", e))?;
+                        Ok((addr, Serves::Host(host.to_owned())))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                let (child, feed) = process::start(
+                    program,
+                    &config.program,
+                    &plane.table(),
+                    instances,
+                    listeners,
+                )
+                .await?;
+                let feed = Arc::new(feed);
+                let follower = Arc::clone(&feed);
+                plane.follow(Box::new(move |table| follower.install(table)));
+                Some((child, feed))
+            }
+        };
         let admin_listener = TcpListener::bind(config.admin)
             .await
             .map_err(|e| io(&format!("cannot listen on {} for admin", config.admin), e))?;
@@ -181,6 +223,8 @@ impl Up {
             admin,
             plane,
             processes,
+            envoy_admin: envoy.as_ref().map(|(_, feed)| feed.admin()),
+            envoy,
             children,
             stop,
         })
@@ -202,6 +246,10 @@ impl Up {
     /// services drain; SIGKILL for what lingers).
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        if let Some((mut child, feed)) = self.envoy {
+            let _ = child.kill().await;
+            feed.remove();
+        }
         let stopping = self.children.into_iter().map(|(_, child)| child.stop());
         futures_util::future::join_all(stopping).await;
     }

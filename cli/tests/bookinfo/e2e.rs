@@ -27,6 +27,7 @@ async fn up(files: &[&str]) -> Up {
         routes,
         watch: false,
         service_log: "warn".into(),
+        router: bookinfo_mesh::up::Router::Local,
     })
     .await
     .unwrap()
@@ -308,6 +309,7 @@ async fn watched_routing_files_take_effect_when_edited_and_broken_edits_are_refu
         routes: vec![istio("destination-rule-all.yaml"), routes.clone()],
         watch: true,
         service_log: "warn".into(),
+        router: bookinfo_mesh::up::Router::Local,
     })
     .await
     .unwrap();
