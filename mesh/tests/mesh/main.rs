@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod differential;
 mod helpers;
 mod hostile;
 mod policy;
