@@ -256,6 +256,8 @@ impl Plane {
             // Hosts nothing serves get one warning of their own, below.
             .filter(|selector| self.instances.iter().any(|i| i.app == selector.app))
             .filter(|selector| !self.instances.iter().any(|i| i.selected_by(selector)))
+            // An undefined subset has its own warning.
+            .filter(|selector| !selector.labels.contains_key(table::UNDEFINED_SUBSET))
             .map(|selector| {
                 format!(
                     "host {}: no instance has labels {:?}; requests routed there get 503",

@@ -18,6 +18,14 @@ pub enum Object {
 }
 
 impl Object {
+    fn metadata_mut(&mut self) -> &mut crate::model::Metadata {
+        match self {
+            Self::VirtualService(o) => &mut o.metadata,
+            Self::DestinationRule(o) => &mut o.metadata,
+            Self::HttpRoute(o) => &mut o.metadata,
+        }
+    }
+
     /// `Kind/name`, the identity a later file replaces.
     pub fn key(&self) -> String {
         match self {
@@ -142,6 +150,8 @@ pub fn read_document(at: &str, value: serde_norway::Value) -> Result<Document, L
     if let Object::VirtualService(vs) = &object {
         check_api_version(&vs.api_version).map_err(fail)?;
     }
+    let mut object = object;
+    object.metadata_mut().origin = Some(at.to_owned());
     Ok(Document::Routing(Box::new(object)))
 }
 

@@ -17,6 +17,20 @@ pub struct Metadata {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Where the object was read (`FILE, document N`), for errors; not a
+    /// field of the object.
+    #[serde(skip)]
+    pub origin: Option<String>,
+}
+
+impl Metadata {
+    /// How errors name the object: where it was read, its kind and name.
+    pub fn describe(&self, kind: &str) -> String {
+        match &self.origin {
+            Some(origin) => format!("{origin}: {kind} {}", self.name),
+            None => format!("{kind} {}", self.name),
+        }
+    }
 }
 
 /// A Kubernetes object of one of the kinds read here.

@@ -205,6 +205,11 @@ pub struct Match {
 /// host; no service has this name): the routes bound to an ingress Gateway.
 pub const INGRESS: &str = "*";
 
+/// The label of a destination whose subset no DestinationRule defines. No
+/// instance has it, so requests routed there get 503, as in Istio, which
+/// accepts such a route and sends it to a cluster that does not exist.
+pub const UNDEFINED_SUBSET: &str = "bookinfo.local/undefined-subset";
+
 /// The port of every Bookinfo Service (`port: 9080`, named `http`).
 pub const SERVICE_PORT: u32 = 9080;
 
@@ -521,7 +526,7 @@ pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table,
     for object in &latest {
         if let Object::DestinationRule(dr) = object {
             let host = short_host(&dr.spec.host);
-            let what = format!("DestinationRule {}", dr.metadata.name);
+            let what = dr.metadata.describe("DestinationRule");
             let host_parts = match &dr.spec.traffic_policy {
                 Some(p) => policy::parts(p, &what, &mut table.warnings)?,
                 None => policy::Parts::default(),
@@ -615,7 +620,7 @@ fn compile_vs(
     table: &mut Table,
 ) -> Result<(), String> {
     let name = &vs.metadata.name;
-    let resolve = |d: &model::Destination, what: &str| -> Result<Selector, String> {
+    let resolve = |d: &model::Destination, what: &str, warnings: &mut Vec<String>| -> Selector {
         let app = short_host(&d.host);
         let labels = match &d.subset {
             None => BTreeMap::new(),
@@ -625,15 +630,16 @@ fn compile_vs(
                     BTreeMap::from([("version".to_owned(), subset.clone())])
                 }
                 None => {
-                    return Err(format!(
-                        "{what}: subset `{subset}` of host `{app}` is not defined by any DestinationRule"
+                    warnings.push(format!(
+                        "{what}: subset `{subset}` of host `{app}` is not defined by any DestinationRule; requests routed there get 503 (as in Istio, where istioctl analyze reports it)"
                     ));
+                    BTreeMap::from([(UNDEFINED_SUBSET.to_owned(), subset.clone())])
                 }
             },
         };
-        Ok(Selector { app, labels })
+        Selector { app, labels }
     };
-    let object = format!("VirtualService {name}");
+    let object = vs.metadata.describe("VirtualService");
     at_most(&object, vs.spec.hosts.len(), MAX_HOSTS_PER_OBJECT, "hosts")?;
     at_most(
         &object,
@@ -643,7 +649,7 @@ fn compile_vs(
     )?;
     let mut rules = Vec::new();
     for (index, http) in vs.spec.http.iter().enumerate() {
-        let what = format!("VirtualService {name}, http[{index}]");
+        let what = format!("{object}, http[{index}]");
         if http.route.is_empty() {
             return Err(format!("{what}: no route"));
         }
@@ -654,7 +660,7 @@ fn compile_vs(
         let mut destinations = Vec::new();
         for (route, weight) in http.route.iter().zip(weights) {
             destinations.push(Weighted {
-                selector: resolve(&route.destination, &what)?,
+                selector: resolve(&route.destination, &what, &mut table.warnings),
                 weight,
             });
         }
@@ -711,7 +717,7 @@ fn compile_vs(
         let mirror = match &http.mirror {
             None => None,
             Some(m) => Some((
-                resolve(m, &what)?,
+                resolve(m, &what, &mut table.warnings),
                 percent(
                     http.mirror_percentage.as_ref().map(|p| p.value),
                     MIRROR_DEFAULT_PERCENT,
@@ -831,7 +837,7 @@ fn compile_http_route(
     let name = &route.metadata.name;
     // One rule per match, most specific first, so the first rule that
     // matches is the one Gateway API picks.
-    let object = format!("HTTPRoute {name}");
+    let object = route.metadata.describe("HTTPRoute");
     at_most(
         &object,
         route.spec.parent_refs.len(),
@@ -846,7 +852,7 @@ fn compile_http_route(
     )?;
     let mut ranked: Ranked = Vec::new();
     for (index, rule) in route.spec.rules.iter().enumerate() {
-        let what = format!("HTTPRoute {name}, rules[{index}]");
+        let what = format!("{object}, rules[{index}]");
         if rule.backend_refs.is_empty() {
             return Err(format!("{what}: no backendRefs"));
         }

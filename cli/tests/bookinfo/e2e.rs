@@ -330,7 +330,7 @@ async fn watched_routing_files_take_effect_when_edited_and_broken_edits_are_refu
     assert_eq!(wait_for_epoch(epoch + 1).await, epoch + 1);
     assert_eq!(page(&up, None).await.0, "reviews-v3");
 
-    std::fs::write(&routes, "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\nspec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: v9}}]}]}\n").unwrap();
+    std::fs::write(&routes, "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\nspec: {hosts: [reviews], http: [{timeout: 0s, route: [{destination: {host: reviews, subset: v3}}]}]}\n").unwrap();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(up.plane.epoch(), epoch + 1, "a broken file starts no epoch");
     assert_eq!(

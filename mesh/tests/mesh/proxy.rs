@@ -191,7 +191,7 @@ async fn a_rejected_change_keeps_the_routes_in_force_and_the_epoch() {
     let epoch = plane.epoch();
     let broken = bookinfo_routing::load::load_str(
         "b",
-        &vs("  - route: [{destination: {host: reviews, subset: nope}}]\n"),
+        &vs("  - timeout: 0s\n    route: [{destination: {host: reviews, subset: v1}}]\n"),
     )
     .unwrap();
     assert!(plane.apply(broken.objects).is_err());

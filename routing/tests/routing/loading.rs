@@ -103,14 +103,15 @@ fn weights_not_summing_to_100_are_relative_with_a_warning() {
 }
 
 #[test]
-fn zero_and_negative_weights_and_missing_subsets_are_rejected() {
+fn zero_and_negative_weights_are_rejected_naming_the_file_and_missing_subsets_warned() {
     let zero = vs(
         "    - {destination: {host: reviews, subset: v1}, weight: 0}\n    - {destination: {host: reviews, subset: v2}, weight: 0}\n",
     );
+    let error = compile(&load_str("z.yaml", &zero).unwrap().objects).unwrap_err();
     assert!(
-        compile(&load_str("z", &zero).unwrap().objects)
-            .unwrap_err()
-            .contains("all weights are zero")
+        error.starts_with("z.yaml, document 2: VirtualService reviews, http[0]: ")
+            && error.contains("all weights are zero"),
+        "{error}"
     );
     let negative = vs(
         "    - {destination: {host: reviews, subset: v1}, weight: -10}\n    - {destination: {host: reviews, subset: v2}, weight: 110}\n",
@@ -120,10 +121,22 @@ fn zero_and_negative_weights_and_missing_subsets_are_rejected() {
             .unwrap_err()
             .contains("negative")
     );
+    // Istio accepts a subset no DestinationRule defines, and answers 503.
     let missing = vs("    - {destination: {host: reviews, subset: v9}}\n");
+    let table = compile(&load_str("m", &missing).unwrap().objects).unwrap();
     assert!(
-        compile(&load_str("m", &missing).unwrap().objects)
-            .unwrap_err()
-            .contains("subset `v9`")
+        table
+            .warnings
+            .iter()
+            .any(|w| w.contains("subset `v9`") && w.contains("503")),
+        "{:?}",
+        table.warnings
+    );
+    let rule = &table.hosts["reviews"][0];
+    assert!(
+        rule.destinations[0]
+            .selector
+            .labels
+            .contains_key(bookinfo_routing::table::UNDEFINED_SUBSET)
     );
 }
