@@ -614,3 +614,208 @@ async fn bookinfo_up_with_envoy_as_the_router_takes_every_route_change() {
         "Envoy stopped"
     );
 }
+
+/// The admin endpoint as `kubectl apply -f` / `kubectl delete -f` (a file
+/// of `istio/`, or YAML given inline).
+struct Kubectl {
+    admin: String,
+    client: reqwest::Client,
+}
+
+impl Kubectl {
+    fn new(up: &Up) -> Self {
+        Self {
+            admin: format!("http://{}", up.admin),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, yaml: &str) {
+        let text = if yaml.ends_with(".yaml") {
+            std::fs::read_to_string(istio(yaml)).unwrap()
+        } else {
+            yaml.to_owned()
+        };
+        let answer = self
+            .client
+            .request(method.clone(), format!("{}/apply", self.admin))
+            .header("content-type", "application/yaml")
+            .body(text)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        assert_eq!(
+            status,
+            200,
+            "{method} {yaml}: {}",
+            answer.text().await.unwrap()
+        );
+    }
+
+    async fn apply(&self, yaml: &str) {
+        self.send(reqwest::Method::POST, yaml).await;
+    }
+
+    async fn delete(&self, yaml: &str) {
+        self.send(reqwest::Method::DELETE, yaml).await;
+    }
+
+    /// The kinds of the routing objects in force.
+    async fn kinds(&self) -> Vec<String> {
+        let objects: serde_json::Value = reqwest::get(format!("{}/objects", self.admin))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = objects["items"].as_array().or(objects.as_array()).unwrap();
+        items
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+}
+
+/// The reviews versions of `n` pages.
+async fn versions(up: &Up, cookie: Option<&str>, n: usize) -> std::collections::BTreeSet<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..n {
+        seen.insert(page(up, cookie).await.0);
+    }
+    seen
+}
+
+fn set(versions: &[&str]) -> std::collections::BTreeSet<String> {
+    versions.iter().map(|v| (*v).to_owned()).collect()
+}
+
+/// Istio's documentation tasks for Bookinfo (request routing, fault
+/// injection, traffic shifting, request timeouts; the Istio API and the
+/// Gateway API variants) one after the other on one `bookinfo up`, each
+/// ending as the docs end it, by deleting what it applied.
+#[tokio::test]
+async fn istios_doc_tasks_run_one_after_another_without_a_restart() {
+    let up = up(&["bookinfo-gateway.yaml"]).await;
+    let kubectl = Kubectl::new(&up);
+    let jason = login(&up, "jason").await;
+    let routing_kinds = |kinds: Vec<String>| {
+        kinds
+            .into_iter()
+            .filter(|k| k == "VirtualService" || k == "HTTPRoute")
+            .count()
+    };
+    // The ingress VirtualService stays throughout.
+    let baseline = routing_kinds(kubectl.kinds().await);
+    assert_eq!(baseline, 1, "the ingress VirtualService `bookinfo`");
+
+    // Request routing, Istio API.
+    kubectl.apply("virtual-service-all-v1.yaml").await;
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v1"]));
+    kubectl.apply("virtual-service-reviews-test-v2.yaml").await;
+    assert_eq!(versions(&up, Some(&jason), 4).await, set(&["reviews-v2"]));
+    assert_eq!(versions(&up, None, 4).await, set(&["reviews-v1"]));
+    kubectl.delete("virtual-service-all-v1.yaml").await;
+    assert_eq!(routing_kinds(kubectl.kinds().await), baseline);
+    assert_eq!(versions(&up, None, 9).await.len(), 3, "every version again");
+
+    // Request routing, Gateway API.
+    kubectl.apply("gateway-api/route-reviews-v1.yaml").await;
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v1"]));
+    kubectl
+        .apply("gateway-api/route-reviews-jason-v2.yaml")
+        .await;
+    assert_eq!(versions(&up, Some(&jason), 4).await, set(&["reviews-v2"]));
+    assert_eq!(versions(&up, None, 4).await, set(&["reviews-v1"]));
+    kubectl.delete("gateway-api/route-reviews-v1.yaml").await;
+    assert_eq!(routing_kinds(kubectl.kinds().await), baseline);
+
+    // Fault injection: a 7 s delay for jason gives the reviews error in
+    // about 6 s; an abort gives the ratings error at once.
+    kubectl.apply("virtual-service-all-v1.yaml").await;
+    kubectl.apply("virtual-service-reviews-test-v2.yaml").await;
+    kubectl
+        .apply("virtual-service-ratings-test-delay.yaml")
+        .await;
+    let started = Instant::now();
+    let (_, body) = page(&up, Some(&jason)).await;
+    let took = started.elapsed();
+    assert!(body.contains(REVIEWS_ERROR), "delay for jason");
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(9),
+        "{took:?}"
+    );
+    kubectl
+        .apply("virtual-service-ratings-test-abort.yaml")
+        .await;
+    assert!(page(&up, Some(&jason)).await.1.contains(RATINGS_ERROR));
+    assert!(!page(&up, None).await.1.contains(RATINGS_ERROR));
+    kubectl.delete("virtual-service-all-v1.yaml").await;
+    assert_eq!(routing_kinds(kubectl.kinds().await), baseline);
+
+    // Traffic shifting, Istio API then Gateway API.
+    for (start, half, all) in [
+        (
+            "virtual-service-all-v1.yaml",
+            "virtual-service-reviews-50-v3.yaml",
+            "virtual-service-reviews-v3.yaml",
+        ),
+        (
+            "gateway-api/route-reviews-v1.yaml",
+            "gateway-api/route-reviews-50-v3.yaml",
+            "gateway-api/route-reviews-v3.yaml",
+        ),
+    ] {
+        kubectl.apply(start).await;
+        kubectl.apply(half).await;
+        assert_eq!(
+            versions(&up, None, 40).await,
+            set(&["reviews-v1", "reviews-v3"]),
+            "{half}"
+        );
+        kubectl.apply(all).await;
+        assert_eq!(versions(&up, None, 6).await, set(&["reviews-v3"]));
+        kubectl.delete(start).await;
+        assert_eq!(routing_kinds(kubectl.kinds().await), baseline, "{start}");
+    }
+
+    // Request timeouts: reviews v2 with ratings 2 s slow, then a 0.5 s
+    // timeout on reviews (productpage tries twice: about 1 s).
+    let ratings_delay = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ratings}\nspec:\n  hosts: [ratings]\n  http:\n  - fault: {delay: {percentage: {value: 100}, fixedDelay: 2s}}\n    route: [{destination: {host: ratings, subset: v1}}]\n";
+    let reviews_v2 = |timeout: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: reviews}}\nspec:\n  hosts: [reviews]\n  http:\n  - route: [{{destination: {{host: reviews, subset: v2}}}}]\n{timeout}"
+        )
+    };
+    kubectl.apply("virtual-service-all-v1.yaml").await;
+    kubectl.apply(&reviews_v2("")).await;
+    kubectl.apply(ratings_delay).await;
+    let started = Instant::now();
+    let (version, body) = page(&up, None).await;
+    assert_eq!(version, "reviews-v2");
+    assert!(!body.contains(REVIEWS_ERROR));
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    kubectl.apply(&reviews_v2("    timeout: 0.5s\n")).await;
+    let started = Instant::now();
+    let (_, body) = page(&up, None).await;
+    let took = started.elapsed();
+    assert!(body.contains(REVIEWS_ERROR));
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1900),
+        "{took:?}"
+    );
+    kubectl.delete("virtual-service-all-v1.yaml").await;
+    assert_eq!(routing_kinds(kubectl.kinds().await), baseline);
+
+    // Gateway API: the timeout on the reviews HTTPRoute.
+    kubectl.apply(ratings_delay).await;
+    let route = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: reviews}\nspec:\n  parentRefs: [{group: '', kind: Service, name: reviews, port: 9080}]\n  rules:\n  - backendRefs: [{name: reviews-v2, port: 9080}]\n    timeouts: {request: 500ms}\n";
+    kubectl.apply(route).await;
+    let started = Instant::now();
+    assert!(page(&up, None).await.1.contains(REVIEWS_ERROR));
+    assert!(started.elapsed() < Duration::from_millis(1900));
+    kubectl.delete(route).await;
+    kubectl.delete(ratings_delay).await;
+    assert_eq!(routing_kinds(kubectl.kinds().await), baseline);
+    up.stop().await;
+}
