@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark of the local data plane's router (`bookinfo proxy`) against Envoy
-# doing the same job: one listener, a 30/70 weighted split over two upstreams
-# (two plain axum hello-worlds as reviews v1 and v2; our router gets
-# istio/virtual-service-reviews-canary-30-70.yaml, Envoy bench/envoy-weighted.yaml,
-# both v1 30 / v2 70, both with 2 worker threads).
+# doing the same job from the same files: one listener, a 30/70 weighted
+# split over two upstreams (two plain axum hello-worlds as reviews v1 and v2)
+# by istio/virtual-service-reviews-canary-30-70.yaml, with a DestinationRule
+# whose traffic policy turns the new features on (least request, connection
+# pool limits, outlier detection). Envoy's configuration is what
+# `bookinfo envoy-config` renders for the same arguments (Istio's default
+# retry policy, path normalisation, fault filter, circuit breakers). Both
+# run 2 worker threads.
 #  (a) wrk -t2 -c32 throughput direct to one hello, through the router and
 #      through Envoy; each is run twice (direct, router, envoy, envoy, router,
 #      direct) and averaged; ratios router/direct and router/Envoy (target
@@ -28,12 +32,26 @@ tmp=$(mktemp -d); trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null 
 p_v1=$(port); p_v2=$(port); p_router=$(port); p_envoy=$(port)
 target/release/hello "127.0.0.1:$p_v1" & pids+=($!)
 target/release/hello "127.0.0.1:$p_v2" & pids+=($!)
-RUST_LOG=warn target/release/bookinfo proxy --default-host reviews --listen "127.0.0.1:$p_router" \
-    --instance "reviews/v1=127.0.0.1:$p_v1" --instance "reviews/v2=127.0.0.1:$p_v2" \
-    --routes istio/destination-rule-all.yaml --routes istio/virtual-service-reviews-canary-30-70.yaml &
+cat >"$tmp/policy.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {simple: LEAST_REQUEST}
+    connectionPool: {tcp: {maxConnections: 1000}, http: {http1MaxPendingRequests: 1000}}
+    outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+YAML
+routing=(--default-host reviews --instance "reviews/v1=127.0.0.1:$p_v1" --instance "reviews/v2=127.0.0.1:$p_v2"
+    --routes "$tmp/policy.yaml" --routes istio/virtual-service-reviews-canary-30-70.yaml)
+RUST_LOG=warn target/release/bookinfo proxy --listen "127.0.0.1:$p_router" "${routing[@]}" &
 pids+=($!)
-sed -e "s/LISTEN_PORT/$p_envoy/" -e "s/V1_PORT/$p_v1/" -e "s/V2_PORT/$p_v2/" bench/envoy-weighted.yaml >"$tmp/envoy.yaml"
-envoy -c "$tmp/envoy.yaml" --concurrency 2 --log-level error --disable-hot-restart &
+target/release/bookinfo envoy-config --listen "127.0.0.1:$p_envoy" "${routing[@]}" >"$tmp/envoy.json"
+envoy -c "$tmp/envoy.json" --concurrency 2 --log-level error --disable-hot-restart &
 pids+=($!)
 direct="http://127.0.0.1:$p_v1/"; router="http://127.0.0.1:$p_router/"; envoy="http://127.0.0.1:$p_envoy/"
 for url in "$direct" "http://127.0.0.1:$p_v2/" "$router" "$envoy"; do wait_up "$url"; done

@@ -2,10 +2,10 @@
 //! cluster in Istio: a host, or one of its subsets): the requests its
 //! connection pool admits, and the instances outlier detection has ejected.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -28,7 +28,8 @@ pub(crate) struct Overflow;
 pub(crate) type Admitted = Option<OwnedSemaphorePermit>;
 
 impl Cluster {
-    pub(crate) fn new(policy: Policy) -> Self {
+    /// The state of a destination with `members` instances.
+    pub(crate) fn new(policy: Policy, members: usize) -> Self {
         let semaphore = |limit: Option<u32>| {
             limit.map(|n| Arc::new(Semaphore::new((n as usize).min(Semaphore::MAX_PERMITS))))
         };
@@ -40,7 +41,9 @@ impl Cluster {
             ejections: policy.outlier.clone().map(|settings| Ejections {
                 settings,
                 started: Instant::now(),
-                hosts: Mutex::new(HashMap::new()),
+                hosts: (0..members).map(|_| Health::default()).collect(),
+                latest_end: AtomicU64::new(0),
+                eject: Mutex::new(()),
             }),
             policy,
         }
@@ -84,104 +87,136 @@ impl Cluster {
         }
     }
 
-    /// Which of `candidates` (instance indices) may be picked now: those
-    /// not ejected, or all of them below `minHealthPercent` healthy (Envoy's
-    /// panic mode).
-    pub(crate) fn healthy(&self, candidates: &[usize]) -> Vec<usize> {
+    /// Which of `members` (the destination's instance indices) may be
+    /// picked now: those not ejected, or all of them below
+    /// `minHealthPercent` healthy (Envoy's panic mode). Without an ejection
+    /// in force this is `members` itself, with no lock and no copy.
+    pub(crate) fn healthy<'a>(&self, members: &'a [usize]) -> Cow<'a, [usize]> {
         let Some(ejections) = &self.ejections else {
-            return candidates.to_vec();
+            return Cow::Borrowed(members);
         };
-        let now = Instant::now();
-        let hosts = ejections.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        let healthy: Vec<usize> = candidates
+        let now = ejections.now();
+        if ejections.latest_end.load(Ordering::Relaxed) <= now {
+            return Cow::Borrowed(members);
+        }
+        let healthy: Vec<usize> = members
             .iter()
-            .copied()
-            .filter(|i| !hosts.get(i).is_some_and(|h| h.ejected(now)))
+            .enumerate()
+            .filter(|(k, _)| !ejections.hosts[*k].ejected(now))
+            .map(|(_, &i)| i)
             .collect();
         let min = ejections.settings.min_health_percent as usize;
-        if healthy.len() * 100 < min * candidates.len() {
-            return candidates.to_vec();
+        if healthy.len() * 100 < min * members.len() {
+            return Cow::Borrowed(members);
         }
-        healthy
+        Cow::Owned(healthy)
     }
 
-    /// Counts one answer of `instance` (one of `members` instances of the
-    /// destination); a 5xx (a local 503 or 504 for a failed connection or a
+    /// Counts one answer of the member at `place` in the destination's
+    /// member list; a 5xx (a local 503 or 504 for a failed connection or a
     /// timeout included) may eject it.
-    pub(crate) fn record(&self, instance: usize, members: usize, status: u16) {
+    pub(crate) fn record(&self, place: usize, status: u16) {
         if let Some(ejections) = &self.ejections {
-            ejections.record(instance, members, status);
+            ejections.record(place, status);
         }
     }
 }
 
+/// Outlier detection's state, one entry per member of the destination, in
+/// atomics: every answer is counted without a lock; only an ejection takes
+/// one, to keep within `maxEjectionPercent`.
 struct Ejections {
     settings: Outlier,
-    /// Sweeps, which end ejections, run every `interval` from here.
+    /// Sweeps, which end ejections, run every `interval` from here; times
+    /// below are nanoseconds since then.
     started: Instant,
-    hosts: Mutex<HashMap<usize, Health>>,
+    hosts: Vec<Health>,
+    /// When the last ejection in force ends (0: none was ever made).
+    latest_end: AtomicU64,
+    eject: Mutex<()>,
 }
 
 #[derive(Default)]
 struct Health {
-    consecutive_5xx: u32,
-    consecutive_gateway: u32,
+    consecutive_5xx: AtomicU32,
+    consecutive_gateway: AtomicU32,
     /// How often it was ejected: each ejection lasts that many base times.
-    ejections: u32,
-    until: Option<Instant>,
+    ejections: AtomicU32,
+    /// When its ejection ends (0: not ejected).
+    until: AtomicU64,
 }
 
 impl Health {
-    fn ejected(&self, now: Instant) -> bool {
-        self.until.is_some_and(|until| now < until)
+    fn ejected(&self, now: u64) -> bool {
+        now < self.until.load(Ordering::Relaxed)
+    }
+}
+
+/// Adds one to a consecutive count, or resets it (without a write when it
+/// is 0 already, so healthy answers do not contend); the new count.
+fn count(counter: &AtomicU32, failed: bool) -> u32 {
+    if failed {
+        counter.fetch_add(1, Ordering::Relaxed).saturating_add(1)
+    } else {
+        if counter.load(Ordering::Relaxed) != 0 {
+            counter.store(0, Ordering::Relaxed);
+        }
+        0
     }
 }
 
 impl Ejections {
-    fn record(&self, instance: usize, members: usize, status: u16) {
-        let now = Instant::now();
-        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        let ejected = hosts.values().filter(|h| h.ejected(now)).count();
-        let health = hosts.entry(instance).or_default();
+    fn now(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn record(&self, place: usize, status: u16) {
+        let Some(health) = self.hosts.get(place) else {
+            return;
+        };
+        let now = self.now();
         if health.ejected(now) {
             return;
         }
-        let s = &self.settings;
         let (five, gateway) = match status {
             502..=504 => (true, true),
             500..=599 => (true, false),
             _ => (false, false),
         };
-        health.consecutive_5xx = if five { health.consecutive_5xx + 1 } else { 0 };
-        health.consecutive_gateway = if gateway {
-            health.consecutive_gateway + 1
-        } else {
-            0
-        };
-        let tripped = (s.consecutive_5xx > 0 && health.consecutive_5xx >= s.consecutive_5xx)
-            || (s.consecutive_gateway > 0 && health.consecutive_gateway >= s.consecutive_gateway);
+        let s = &self.settings;
+        let fives = count(&health.consecutive_5xx, five);
+        let gateways = count(&health.consecutive_gateway, gateway);
+        let tripped = (s.consecutive_5xx > 0 && fives >= s.consecutive_5xx)
+            || (s.consecutive_gateway > 0 && gateways >= s.consecutive_gateway);
+        if !tripped {
+            return;
+        }
+        let _one_at_a_time = self.eject.lock().unwrap_or_else(|e| e.into_inner());
+        if health.ejected(now) {
+            return;
+        }
         // Envoy ejects within `maxEjectionPercent` of the destination's
         // instances, but always at least one.
-        let within =
-            ejected == 0 || (ejected + 1) * 100 <= s.max_ejection_percent as usize * members;
-        if tripped && within {
-            health.ejections += 1;
-            health.consecutive_5xx = 0;
-            health.consecutive_gateway = 0;
-            let time = s
-                .base_ejection
-                .saturating_mul(health.ejections)
-                .min(MAX_EJECTION_TIME);
-            health.until = Some(self.next_sweep(now + time));
+        let ejected = self.hosts.iter().filter(|h| h.ejected(now)).count();
+        let members = self.hosts.len();
+        if ejected > 0 && (ejected + 1) * 100 > s.max_ejection_percent as usize * members {
+            return;
         }
+        let times = health.ejections.fetch_add(1, Ordering::Relaxed) + 1;
+        health.consecutive_5xx.store(0, Ordering::Relaxed);
+        health.consecutive_gateway.store(0, Ordering::Relaxed);
+        let time = s.base_ejection.saturating_mul(times).min(MAX_EJECTION_TIME);
+        let end =
+            self.next_sweep(now.saturating_add(u64::try_from(time.as_nanos()).unwrap_or(u64::MAX)));
+        health.until.store(end, Ordering::Relaxed);
+        self.latest_end.fetch_max(end, Ordering::Relaxed);
     }
 
     /// The first sweep at or after `at`: where Envoy returns an instance.
-    fn next_sweep(&self, at: Instant) -> Instant {
-        let interval = self.settings.interval.max(Duration::from_millis(1));
-        let since = at.saturating_duration_since(self.started);
-        let sweeps = since.as_nanos().div_ceil(interval.as_nanos());
-        let sweeps = u32::try_from(sweeps).unwrap_or(u32::MAX);
-        self.started + interval.saturating_mul(sweeps)
+    fn next_sweep(&self, at: u64) -> u64 {
+        let interval = u64::try_from(self.settings.interval.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        at.div_ceil(interval).saturating_mul(interval)
     }
 }

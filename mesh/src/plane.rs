@@ -5,6 +5,7 @@
 //! retries), and the routing state that admin and file watch change in
 //! epochs.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
@@ -32,11 +33,6 @@ use crate::cluster::{Cluster, Overflow};
 /// Requests are buffered (so retries and mirrors can resend them); Bookinfo
 /// bodies are tiny.
 const MAX_BODY: usize = 1 << 20;
-/// Istio's default retry policy, for a route that sets no `retries` and a
-/// host without routes: two more attempts (`retry.DefaultPolicy` in
-/// istio/pilot), on Istio's default conditions (connection failures and
-/// 503, [`table::ISTIO_DEFAULT_RETRY_ON`]).
-const DEFAULT_RETRIES: u32 = 2;
 /// Envoy's retry back-off: before retry N a uniform wait in
 /// [0, (2^N − 1) × 25 ms), capped at ten times the base.
 const RETRY_BASE: Duration = Duration::from_millis(25);
@@ -105,6 +101,8 @@ pub type Follower = Box<dyn Fn(&Table) -> Result<(), String> + Send + Sync>;
 struct Routes {
     table: Arc<Table>,
     clusters: HashMap<Selector, Arc<Cluster>>,
+    /// The instances (indices) each destination the table names selects.
+    members: HashMap<Selector, Vec<usize>>,
 }
 
 /// Why a delete changed nothing.
@@ -277,6 +275,27 @@ impl Plane {
             follower(&table)?;
         }
         let warnings = table.warnings.clone();
+        // Every destination's instances, found once per table.
+        let mut named: BTreeSet<Selector> = self
+            .instances
+            .iter()
+            .map(|i| Selector {
+                app: i.app.clone(),
+                labels: BTreeMap::new(),
+            })
+            .collect();
+        for rule in table.hosts.values().flat_map(|rules| rules.iter()) {
+            named.extend(rule.destinations.iter().map(|d| d.selector.clone()));
+            named.extend(rule.mirror.iter().map(|(m, _)| m.clone()));
+        }
+        named.extend(table.policies.keys().cloned());
+        let members: HashMap<Selector, Vec<usize>> = named
+            .into_iter()
+            .map(|selector| {
+                let members = self.members_of(&selector);
+                (selector, members)
+            })
+            .collect();
         // A destination whose policy is unchanged keeps its state (an
         // ejected instance stays out), as Envoy keeps unchanged clusters.
         let old = self.routes();
@@ -286,7 +305,10 @@ impl Plane {
             .map(|(selector, policy)| {
                 let cluster = match old.clusters.get(selector) {
                     Some(kept) if kept.policy == *policy => Arc::clone(kept),
-                    _ => Arc::new(Cluster::new(policy.clone())),
+                    _ => Arc::new(Cluster::new(
+                        policy.clone(),
+                        members.get(selector).map_or(0, Vec::len),
+                    )),
                 };
                 (selector.clone(), cluster)
             })
@@ -295,6 +317,7 @@ impl Plane {
         *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Routes {
             table: Arc::new(table),
             clusters,
+            members,
         });
         let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         for warning in &warnings {
@@ -312,13 +335,14 @@ impl Plane {
         selector: &Selector,
         hash: Option<u64>,
     ) -> Option<Picked<'_>> {
-        let members: Vec<usize> = (0..self.instances.len())
-            .filter(|&i| self.instances[i].selected_by(selector))
-            .collect();
+        let members: Cow<[usize]> = match routes.members.get(selector) {
+            Some(members) => Cow::Borrowed(members),
+            None => Cow::Owned(self.members_of(selector)),
+        };
         let cluster = routes.clusters.get(selector);
         let candidates = match cluster {
             Some(cluster) => cluster.healthy(&members),
-            None => members.clone(),
+            None => Cow::Borrowed(&members[..]),
         };
         if candidates.is_empty() {
             return None;
@@ -348,19 +372,25 @@ impl Plane {
         };
         let index = candidates[chosen];
         Some(Picked {
-            index,
-            members: members.len(),
+            place: members.iter().position(|&m| m == index).unwrap_or(0),
             authority: &self.instances[index].authority,
             _in_flight: InFlight::new(&self.in_flight[index]),
         })
+    }
+
+    /// The instances `selector` selects (indices into `instances`).
+    fn members_of(&self, selector: &Selector) -> Vec<usize> {
+        (0..self.instances.len())
+            .filter(|&i| self.instances[i].selected_by(selector))
+            .collect()
     }
 }
 
 /// The instance a request goes to.
 struct Picked<'a> {
-    index: usize,
-    /// How many instances the destination has (outlier detection's bound).
-    members: usize,
+    /// Its place among the destination's instances (outlier detection's
+    /// count).
+    place: usize,
     authority: &'a str,
     /// Counted in flight until dropped (least request).
     _in_flight: InFlight<'a>,
@@ -801,7 +831,12 @@ async fn forward(
     route_timeout: Option<Duration>,
 ) -> Response {
     let (retry_count, retry_on, per_try, backoff) = match retries {
-        Retries::Default => (DEFAULT_RETRIES, &plane.default_retry_on, None, None),
+        Retries::Default => (
+            table::ISTIO_DEFAULT_RETRIES,
+            &plane.default_retry_on,
+            None,
+            None,
+        ),
         Retries::Route(r) => (r.attempts, &r.retry_on, r.per_try_timeout, r.backoff),
         Retries::None => (0, &plane.default_retry_on, None, None),
     };
@@ -876,7 +911,7 @@ async fn forward(
             }
         };
         if let Some(cluster) = cluster {
-            cluster.record(picked.index, picked.members, response.status().as_u16());
+            cluster.record(picked.place, response.status().as_u16());
         }
         last = response;
         if !retry {

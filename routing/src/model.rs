@@ -373,21 +373,72 @@ pub struct ParentRef {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRouteRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<HttpRouteMatch>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<HttpRouteFilter>,
     #[serde(default, rename = "backendRefs", skip_serializing_if = "Vec::is_empty")]
     pub backend_refs: Vec<BackendRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<HttpRouteTimeouts>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRouteMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathMatch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, rename = "queryParams", skip_serializing_if = "Vec::is_empty")]
+    pub query_params: Vec<HeaderMatch>,
+}
+
+/// One filter of a rule (`HTTPRouteFilter`): `type` names which of the
+/// other fields it sets.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpRouteFilter {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_mirror: Option<RequestMirror>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_header_modifier: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_header_modifier: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_redirect: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_rewrite: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_ref: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<serde_norway::Value>,
+}
+
+/// `HTTPRequestMirrorFilter`: a copy of each request (or of `percent` or
+/// `fraction` of them; all by default) to another backend.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequestMirror {
+    pub backend_ref: BackendRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraction: Option<Fraction>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fraction {
+    pub numerator: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denominator: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -416,12 +467,17 @@ pub struct BackendRef {
     pub kind: Option<String>,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Per-backend filters: named in a warning, not applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRouteTimeouts {
     #[serde(default, skip_serializing_if = "Option::is_none")]

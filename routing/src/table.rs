@@ -33,8 +33,12 @@ pub const MAX_DESTINATIONS_PER_RULE: usize = 64;
 /// a few dozen characters.
 pub const MAX_REGEX_LEN: usize = 4_096;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
-/// What Istio retries on when `retries` names no `retryOn` (its default
-/// policy; `retriable-status-codes` means 503 unless codes are listed).
+/// Istio's default retry policy (`retry.DefaultPolicy` in istio/pilot), for
+/// routes without `retries`: two more attempts, on the conditions below.
+pub const ISTIO_DEFAULT_RETRIES: u32 = 2;
+/// The conditions of Istio's default retry policy, which are also what
+/// `retries` without `retryOn` retries on (`retriable-status-codes` means
+/// 503 unless codes are listed).
 pub const ISTIO_DEFAULT_RETRY_ON: &str =
     "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 
@@ -565,7 +569,7 @@ pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table,
                 compile_vs(vs, &subsets, subset_labels, &mut owners, &mut table)?;
             }
             Object::HttpRoute(route) => {
-                compile_http_route(route, &mut owners, &mut http_routes)?;
+                compile_http_route(route, &mut owners, &mut http_routes, &mut table.warnings)?;
             }
             Object::DestinationRule(_) => {}
         }
@@ -582,8 +586,9 @@ pub fn compile_with(objects: &[Object], subset_labels: Subsets) -> Result<Table,
     Ok(table)
 }
 
-/// Gateway API precedence of a match: exact path, path length, header count.
-type Rank = (bool, usize, usize);
+/// Gateway API precedence of a match: exact path, path length, method,
+/// header count, query parameter count.
+type Rank = (bool, usize, bool, usize, usize);
 /// The rules of a host's HTTPRoutes with their precedence, before sorting.
 type Ranked = Vec<(Rank, Rule)>;
 
@@ -819,20 +824,69 @@ fn backend_selector(name: &str) -> Selector {
 }
 
 /// Gateway API precedence between the matches of a route: an exact path
-/// before a prefix, a longer path before a shorter, more header matches
-/// before fewer; ties keep their order.
+/// before a prefix, a longer path before a shorter, a method match before
+/// none, more header matches before fewer, then more query parameter
+/// matches; ties keep their order.
 fn specificity(m: &model::HttpRouteMatch) -> Rank {
     let (exact, length) = match &m.path {
         Some(p) => (p.kind.as_deref() == Some("Exact"), p.value.len()),
         None => (false, 1), // the implicit `PathPrefix /`
     };
-    (exact, length, m.headers.len())
+    (
+        exact,
+        length,
+        m.method.is_some(),
+        m.headers.len(),
+        m.query_params.len(),
+    )
+}
+
+/// The methods an HTTPRoute match may name (its schema's enum).
+const HTTP_ROUTE_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// An Exact or RegularExpression match of a header or query parameter.
+fn value_matcher(m: &model::HeaderMatch, of: &str, what: &str) -> Result<Matcher, String> {
+    match m.kind.as_deref().unwrap_or("Exact") {
+        "Exact" => Ok(Matcher::Exact(m.value.clone())),
+        "RegularExpression" => regex_matcher(&m.value, what),
+        other => Err(format!("{what}: {of} match type {other} is not supported")),
+    }
+}
+
+/// A rule's mirror filter as the router's mirror: the backend and the share
+/// of requests (`percent`, or `fraction` over a default denominator of
+/// 100; all when neither is set).
+fn mirror_filter(mirror: &model::RequestMirror, what: &str) -> Result<(Selector, f64), String> {
+    let share = match (&mirror.percent, &mirror.fraction) {
+        (Some(_), Some(_)) => {
+            return Err(format!("{what}: a mirror sets both percent and fraction"));
+        }
+        (Some(percent), None) => *percent as f64,
+        (None, Some(f)) => {
+            let denominator = f.denominator.unwrap_or(100);
+            if denominator <= 0 || f.numerator < 0 || f.numerator > denominator {
+                return Err(format!(
+                    "{what}: mirror fraction {}/{denominator} is not within 0..1",
+                    f.numerator
+                ));
+            }
+            f.numerator as f64 * 100.0 / denominator as f64
+        }
+        (None, None) => MIRROR_DEFAULT_PERCENT,
+    };
+    Ok((
+        backend_selector(&mirror.backend_ref.name),
+        percent(Some(share), MIRROR_DEFAULT_PERCENT, what)?,
+    ))
 }
 
 fn compile_http_route(
     route: &model::HttpRouteObject,
     owners: &mut Owners,
     merged: &mut BTreeMap<String, Ranked>,
+    warnings: &mut Vec<String>,
 ) -> Result<(), String> {
     let name = &route.metadata.name;
     // One rule per match, most specific first, so the first rule that
@@ -863,7 +917,33 @@ fn compile_http_route(
             .iter()
             .map(|b| Some(b.weight.unwrap_or(1)))
             .collect();
-        let weights = weights(&raw, &what, &mut Vec::new())?;
+        let weights = weights(&raw, &what, warnings)?;
+        if rule.backend_refs.iter().any(|b| !b.filters.is_empty()) {
+            warnings.push(format!(
+                "{what}: backendRefs `filters` are accepted but not applied by the local router"
+            ));
+        }
+        let mut mirror = None;
+        for filter in &rule.filters {
+            match (filter.kind.as_str(), &filter.request_mirror) {
+                ("RequestMirror", Some(m)) if mirror.is_none() => {
+                    mirror = Some(mirror_filter(m, &what)?);
+                }
+                ("RequestMirror", None) => {
+                    return Err(format!(
+                        "{what}: a RequestMirror filter needs requestMirror"
+                    ));
+                }
+                (kind, _) => warnings.push(format!(
+                    "{what}: filter `{kind}` is accepted but not applied by the local router{}",
+                    if kind == "RequestMirror" {
+                        " (one mirror per rule)"
+                    } else {
+                        ""
+                    }
+                )),
+            }
+        }
         let destinations: Vec<Weighted> = rule
             .backend_refs
             .iter()
@@ -873,16 +953,26 @@ fn compile_http_route(
                 weight,
             })
             .collect();
-        let timeout = rule
-            .timeouts
-            .as_ref()
-            .and_then(|t| t.request.as_deref())
-            .map(|t| duration(t, &what))
+        // Gateway API: a zero timeout disables it. Istio applies
+        // `backendRequest` as each try's timeout, with its default retries.
+        let timeouts = rule.timeouts.clone().unwrap_or_default();
+        let nonzero = |t: Option<&str>| -> Result<Option<Duration>, String> {
+            Ok(t.map(|t| duration(t, &what))
+                .transpose()?
+                .filter(|d| !d.is_zero()))
+        };
+        let timeout = nonzero(timeouts.request.as_deref())?;
+        let retries = nonzero(timeouts.backend_request.as_deref())?
+            .map(|per_try| -> Result<RetryPolicy, String> {
+                Ok(RetryPolicy {
+                    attempts: ISTIO_DEFAULT_RETRIES,
+                    per_try_timeout: Some(per_try),
+                    retry_on: RetryOn::parse(ISTIO_DEFAULT_RETRY_ON)?,
+                    backoff: None,
+                })
+            })
             .transpose()?;
-        let implicit = [model::HttpRouteMatch {
-            path: None,
-            headers: Vec::new(),
-        }];
+        let implicit = [model::HttpRouteMatch::default()];
         let route_matches = if rule.matches.is_empty() {
             &implicit[..]
         } else {
@@ -902,31 +992,42 @@ fn compile_http_route(
             };
             let mut headers = Vec::new();
             for h in &m.headers {
-                let value = match h.kind.as_deref().unwrap_or("Exact") {
-                    "Exact" => Matcher::Exact(h.value.clone()),
-                    "RegularExpression" => regex_matcher(&h.value, &what)?,
-                    other => {
-                        return Err(format!(
-                            "{what}: header match type {other} is not supported"
-                        ));
-                    }
-                };
-                headers.push((h.name.to_ascii_lowercase(), value));
+                headers.push((
+                    h.name.to_ascii_lowercase(),
+                    value_matcher(h, "header", &what)?,
+                ));
             }
+            let mut query = Vec::new();
+            for q in &m.query_params {
+                query.push((q.name.clone(), value_matcher(q, "query parameter", &what)?));
+            }
+            let method = match m.method.as_deref() {
+                None => None,
+                Some(method) if HTTP_ROUTE_METHODS.contains(&method) => {
+                    Some(Matcher::Exact(method.to_owned()))
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "{what}: method `{other}` is not one Gateway API allows"
+                    ));
+                }
+            };
             ranked.push((
                 specificity(m),
                 Rule {
                     matches: vec![Match {
                         uri,
                         headers,
+                        method,
+                        query,
                         ..Match::default()
                     }],
                     destinations: destinations.clone(),
                     timeout,
-                    retries: None,
+                    retries: retries.clone(),
                     delay: None,
                     abort: None,
-                    mirror: None,
+                    mirror: mirror.clone(),
                 },
             ));
         }

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use bookinfo_routing::policy::{Balancing, HashKey, Outlier, Policy, Pool};
 use bookinfo_routing::table::{
-    self, ISTIO_DEFAULT_RETRY_ON, Match, Matcher, RetryOn, RetryPolicy, Rule, SERVICE_PORT,
-    Selector, Table,
+    self, ISTIO_DEFAULT_RETRIES, ISTIO_DEFAULT_RETRY_ON, Match, Matcher, RetryOn, RetryPolicy,
+    Rule, SERVICE_PORT, Selector, Table,
 };
 
 use crate::plane::Instance;
@@ -42,8 +42,6 @@ const CONNECT_TIMEOUT: &str = "1s";
 /// Envoy's retry back-off cap is ten times its base (25 ms by default).
 const RETRY_BASE: Duration = Duration::from_millis(25);
 const RETRY_MAX_FACTOR: u32 = 10;
-/// Istio's default policy retries twice.
-const DEFAULT_RETRIES: u32 = 2;
 
 /// Istio's cluster name for a destination: `outbound|9080|SUBSET|HOST`,
 /// the subset written as the labels it selects (`v1` for Bookinfo's
@@ -357,7 +355,7 @@ fn retry_policy(retries: Option<&RetryPolicy>) -> Value {
     let default_on = RetryOn::parse(ISTIO_DEFAULT_RETRY_ON).unwrap_or_default();
     let (attempts, on, per_try, backoff) = match retries {
         Some(r) => (r.attempts, &r.retry_on, r.per_try_timeout, r.backoff),
-        None => (DEFAULT_RETRIES, &default_on, None, None),
+        None => (ISTIO_DEFAULT_RETRIES, &default_on, None, None),
     };
     let mut conditions = Vec::new();
     for (set, name) in [

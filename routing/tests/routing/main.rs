@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod fields;
+mod gateway_api;
 mod limits;
 mod loading;
 mod policy;
