@@ -515,7 +515,14 @@ const HOP_BY_HOP: [&str; 7] = [
 /// percent-encoded unreserved characters decoded (`%62` is `b`), dot
 /// segments removed (`/a/../b` is `/b`). Repeated slashes stay (merging them
 /// is the `MERGE_SLASHES` option, not the default).
-pub fn normalize_path(path: &str) -> String {
+pub fn normalize_path(path: &str) -> Cow<'_, str> {
+    // Most paths have nothing to normalise: no escape, no dot segment.
+    let dot_segment = path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..");
+    if path.starts_with('/') && !path.contains('%') && !dot_segment {
+        return Cow::Borrowed(path);
+    }
     let decoded = decode_unreserved(path);
     let mut output: Vec<&str> = Vec::new();
     let segments: Vec<&str> = decoded.split('/').collect();
@@ -535,11 +542,11 @@ pub fn normalize_path(path: &str) -> String {
         }
     }
     let joined = output.join("/");
-    if joined.starts_with('/') {
+    Cow::Owned(if joined.starts_with('/') {
         joined
     } else {
         format!("/{joined}")
-    }
+    })
 }
 
 /// `%XX` of an unreserved character (RFC 3986, section 2.3) as the character.
@@ -622,7 +629,7 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         host
     };
     let path = normalize_path(parts.uri.path());
-    let path = path.as_str();
+    let path = path.as_ref();
     let mut outgoing = Outgoing {
         method: parts.method.clone(),
         path_and_query: match parts.uri.query() {
