@@ -20,7 +20,7 @@ command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 3; }
 docker compose version >/dev/null 2>&1 || { echo "needs docker compose and buildx (bash tests/docker/install.sh)"; exit 3; }
 export $(bash docker/standins.sh)
 docker buildx bake -f docker/docker-bake.hcl >/dev/null 2>&1 || { echo "docker buildx bake failed"; exit 3; }
-cargo build --release --locked --bin bookinfo --bin productpage --bin details --bin reviews --bin ratings >&2
+cargo build --release --locked --workspace --bin bookinfo --bin productpage --bin details --bin reviews --bin ratings >&2
 source bench/lib.sh
 
 HUB=ghcr.io/bookinfo-rs

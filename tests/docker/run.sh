@@ -227,7 +227,7 @@ no_stars_on_any_page() {
 apply virtual-service-all-v1.yaml || die "the admin endpoint refused virtual-service-all-v1.yaml"
 check "under virtual-service-all-v1.yaml no page has stars" no_stars_on_any_page
 
-cargo build --locked -q --bin loadgen
+cargo build --locked -q --workspace --bin loadgen
 LOADGEN=target/debug/loadgen
 apply virtual-service-reviews-canary-30-70.yaml
 check "loadgen gives the 30/70 canary a PASS through the published port" \

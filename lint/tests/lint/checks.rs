@@ -48,6 +48,15 @@ fn a_subset_no_destination_rule_defines_is_an_error() {
 }
 
 #[test]
+fn a_route_to_a_subset_no_deployment_runs_is_an_error() {
+    assert_finds(
+        &lint_with("subset-without-workload.yaml"),
+        true,
+        "VirtualService/ratings: http[0]: subset `v2` of `ratings` selects no Deployment's pods",
+    );
+}
+
+#[test]
 fn a_host_that_is_no_service_is_an_error() {
     assert_finds(
         &lint_with("unknown-host.yaml"),

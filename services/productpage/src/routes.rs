@@ -46,7 +46,53 @@ pub(crate) fn routes(state: AppState) -> Router {
         .merge(with_session)
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .fallback(|| async { Error::NotFound })
+        .layer(middleware::from_fn(merge_slashes))
         .with_state(state)
+}
+
+/// Werkzeug (upstream's router) merges repeated slashes: a path with them
+/// whose merged form names a route is answered 308 to the merged path
+/// (`/api/v1/products//reviews` names product `reviews`). The Location is
+/// the path, not Werkzeug's absolute URL, which would echo the Host header.
+async fn merge_slashes(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let path = request.uri().path();
+    if path.contains("//") {
+        let mut merged = String::with_capacity(path.len());
+        for c in path.chars() {
+            if !(c == '/' && merged.ends_with('/')) {
+                merged.push(c);
+            }
+        }
+        if names_a_route(&merged) {
+            let target = match request.uri().query() {
+                Some(query) => format!("{merged}?{query}"),
+                None => merged,
+            };
+            if let Ok(location) = HeaderValue::from_str(&target) {
+                return (
+                    StatusCode::PERMANENT_REDIRECT,
+                    [(header::LOCATION, location), (header::CONTENT_TYPE, HTML)],
+                    pages::redirect_body(&target),
+                )
+                    .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether a path (without repeated slashes) is one of the routes above.
+fn names_a_route(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    match segments.as_slice() {
+        [""] | ["index.html" | "health" | "productpage" | "login" | "logout" | "metrics"] => true,
+        ["api", "v1", "products"] => true,
+        ["api", "v1", "products", id] | ["api", "v1", "products", id, "reviews" | "ratings"] => {
+            !id.is_empty()
+        }
+        ["static", rest @ ..] => rest.iter().any(|s| !s.is_empty()),
+        _ => false,
+    }
 }
 
 /// GET (and so HEAD) plus OPTIONS, as Flask derives them.

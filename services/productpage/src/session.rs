@@ -1,9 +1,14 @@
-//! The signed session cookie that remembers who logged in.
-//!
-//! Same shape as Flask's (`payload.timestamp.signature`, base64url without
-//! padding, cookie name `session`) so clients that treat it as opaque see no
-//! difference, but signed with HMAC-SHA256 under a secret from the
-//! environment instead of upstream's public constant.
+//! The signed session cookie that remembers who logged in, in upstream's
+//! format so sessions cross between our productpage and the upstream one
+//! (Flask's session cookie, signed by itsdangerous): the value is
+//! `payload.timestamp.signature`, each part base64url without padding; the
+//! payload is the session as compact JSON (zlib-compressed, with a leading
+//! `.`, when that is shorter); the timestamp the issue time in seconds as
+//! big-endian bytes without leading zeros; the signature HMAC-SHA1 over
+//! `payload.timestamp` under a key derived as HMAC-SHA1(secret, salt
+//! `cookie-session`). The secret is upstream's fixed key unless
+//! `SESSION_SECRET` sets one: Bookinfo's login checks no password, so the
+//! cookie proves nothing `/login` would not give anyone.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +17,7 @@ use axum::http::header::COOKIE;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha1::Sha1;
 
 pub const COOKIE_NAME: &str = "session";
 /// Flask's default `PERMANENT_SESSION_LIFETIME`, which it also checks for
@@ -20,12 +25,18 @@ pub const COOKIE_NAME: &str = "session";
 pub const MAX_AGE: Duration = Duration::from_secs(31 * 24 * 3600);
 /// Longest user name we keep, in bytes.
 pub const MAX_USER_LEN: usize = 100;
-/// Separates our MACs from any other use of the same secret.
-const SALT: &[u8] = b"bookinfo-session\0";
+/// Upstream productpage's `app.secret_key`, the same in every replica.
+pub const UPSTREAM_SECRET: &[u8] = b"_5#y2L\"F4Q8z\n\xec]/";
+/// Flask's salt for session cookies.
+const SALT: &[u8] = b"cookie-session";
+/// Largest session a compressed payload may inflate to. A cookie is at most
+/// a few KiB; this bounds a zip bomb in one.
+const MAX_PAYLOAD: usize = 64 * 1024;
 
-type HmacSha256 = Hmac<Sha256>;
+type HmacSha1 = Hmac<Sha1>;
 
-#[derive(serde::Serialize, serde::Deserialize)]
+/// The session's one key we use; Flask sessions may hold others (ignored).
+#[derive(serde::Deserialize)]
 struct Payload {
     user: String,
 }
@@ -55,7 +66,8 @@ pub fn check_user(name: &str) -> Result<Option<&str>, BadUser> {
 /// Signs and checks session cookies; cheap to clone.
 #[derive(Clone)]
 pub struct SessionKey {
-    keyed: HmacSha256,
+    /// HMAC keyed by the derived key (`HMAC-SHA1(secret, salt)`).
+    keyed: HmacSha1,
 }
 
 impl std::fmt::Debug for SessionKey {
@@ -64,35 +76,41 @@ impl std::fmt::Debug for SessionKey {
     }
 }
 
+impl Default for SessionKey {
+    /// Upstream's key: replicas and upstream pods share sessions.
+    fn default() -> Self {
+        Self::new(UPSTREAM_SECRET)
+    }
+}
+
+/// HMAC-SHA1 keyed by `key` (HMAC takes keys of any length).
+fn hmac_sha1(key: &[u8]) -> HmacSha1 {
+    <HmacSha1 as Mac>::new_from_slice(key).unwrap_or_else(|_| HmacSha1::new(&Default::default()))
+}
+
 impl SessionKey {
     pub fn new(secret: &[u8]) -> Self {
-        // HMAC takes keys of any length; the fallback is never used.
-        let keyed = HmacSha256::new_from_slice(secret)
-            .unwrap_or_else(|_| HmacSha256::new(&Default::default()));
-        Self { keyed }
+        // itsdangerous' `hmac` key derivation.
+        let mut derive = hmac_sha1(secret);
+        derive.update(SALT);
+        let derived = derive.finalize().into_bytes();
+        Self {
+            keyed: hmac_sha1(&derived),
+        }
     }
 
-    /// A key of 32 random bytes: sessions then live only as long as this
-    /// process, and replicas do not share them.
-    pub fn random() -> Self {
-        let mut key = [0u8; 32];
-        rand::fill(&mut key);
-        Self::new(&key)
-    }
-
-    fn mac(&self, signed: &[u8]) -> HmacSha256 {
+    fn mac(&self, signed: &[u8]) -> HmacSha1 {
         let mut mac = self.keyed.clone();
-        mac.update(SALT);
         mac.update(signed);
         mac
     }
 
-    /// The cookie value for `user`, issued at `now`.
+    /// The cookie value for `user`, issued at `now`. The payload is written
+    /// as Flask writes it (compact, non-ASCII as `\uXXXX`), never
+    /// compressed: a user name of at most [`MAX_USER_LEN`] bytes is short,
+    /// and Flask reads both.
     pub fn sign(&self, user: &str, now: SystemTime) -> String {
-        let payload = serde_json::to_vec(&Payload {
-            user: user.to_owned(),
-        })
-        .unwrap_or_default();
+        let payload = crate::pyjson::to_compact_ascii(&serde_json::json!({ "user": user }));
         let seconds = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
@@ -110,12 +128,14 @@ impl SessionKey {
         value
     }
 
-    /// The user of a cookie value we signed less than [`MAX_AGE`] ago.
+    /// The user of a cookie value signed under this key, issued at most
+    /// [`MAX_AGE`] ago and not in the future (itsdangerous refuses a
+    /// negative age too).
     pub fn verify(&self, value: &str, now: SystemTime) -> Option<String> {
         let (signed, signature) = value.rsplit_once('.')?;
         let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
         self.mac(signed.as_bytes()).verify_slice(&signature).ok()?;
-        let (payload, issued) = signed.split_once('.')?;
+        let (payload, issued) = signed.rsplit_once('.')?;
         let issued = URL_SAFE_NO_PAD.decode(issued).ok()?;
         if issued.len() > 8 {
             return None;
@@ -123,12 +143,18 @@ impl SessionKey {
         let mut seconds = [0u8; 8];
         seconds[8 - issued.len()..].copy_from_slice(&issued);
         let issued = UNIX_EPOCH + Duration::from_secs(u64::from_be_bytes(seconds));
-        let age = now.duration_since(issued).unwrap_or_default();
-        if age > MAX_AGE {
+        if now.duration_since(issued).ok()? > MAX_AGE {
             return None;
         }
-        let payload: Payload =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        let json = match payload.strip_prefix('.') {
+            Some(compressed) => miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(
+                &URL_SAFE_NO_PAD.decode(compressed).ok()?,
+                MAX_PAYLOAD,
+            )
+            .ok()?,
+            None => URL_SAFE_NO_PAD.decode(payload).ok()?,
+        };
+        let payload: Payload = serde_json::from_slice(&json).ok()?;
         check_user(&payload.user).ok().flatten()?;
         Some(payload.user)
     }

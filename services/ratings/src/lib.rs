@@ -7,6 +7,7 @@ mod config;
 mod database;
 mod error;
 mod faults;
+mod js_number;
 mod routes;
 mod store;
 

@@ -1,12 +1,13 @@
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use crate::faults::{self, FAULT_PROBABILITY, Mode};
+use crate::js_number::{self, ProductId};
 use crate::{AppState, RatingsError};
 
 pub(crate) fn routes(state: AppState) -> Router {
@@ -14,7 +15,7 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/health", get(health))
         // Upstream matches the prefix `/ratings/` and takes the last path
         // segment; `{*rest}` needs one character, so `/ratings/` is its own route.
-        .route("/ratings/", get(get_empty).post(post_empty))
+        .route("/ratings/", get(get_ratings).post(post_ratings))
         .route("/ratings/{*rest}", get(get_ratings).post(post_ratings))
         .with_state(state)
 }
@@ -28,11 +29,11 @@ fn json_text(status: StatusCode, body: String) -> Response {
 }
 
 /// `{"id":ID,"ratings":RATINGS}` with `ratings` already JSON text; the
-/// same bytes `json!` would write.
-fn ratings_body(id: i64, ratings: &str) -> Response {
+/// bytes `JSON.stringify` writes.
+fn ratings_body(id: &ProductId, ratings: &str) -> Response {
     json_text(
         StatusCode::OK,
-        format!(r#"{{"id":{id},"ratings":{ratings}}}"#),
+        format!(r#"{{"id":{},"ratings":{ratings}}}"#, id.json),
     )
 }
 
@@ -50,36 +51,14 @@ fn unhealthy_now(state: &AppState) -> bool {
     faults::in_off_period(state.inner.clock.elapsed(), faults::UNHEALTHY_PERIOD)
 }
 
-/// Upstream's `parseInt` of the last path segment: optional sign, then the
-/// leading digits; nothing numeric, or more than fits an i64, is an error.
-pub(crate) fn product_id(rest: &str) -> Result<i64, RatingsError> {
-    let last = rest.rsplit('/').next().unwrap_or("").trim_start();
-    let (sign, digits) = match last.as_bytes().first() {
-        Some(b'-') => (-1, &last[1..]),
-        Some(b'+') => (1, &last[1..]),
-        _ => (1, last),
-    };
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    // Through i128, so that i64::MIN (whose magnitude is no i64) is read.
-    let magnitude: u64 = digits[..end].parse().map_err(|_| RatingsError::BadId)?;
-    i64::try_from(sign * i128::from(magnitude)).map_err(|_| RatingsError::BadId)
+/// The product id of a request as upstream reads it: `parseInt` of the
+/// last segment of the raw path (not percent-decoded: Node's `req.url`).
+fn product_id(uri: &Uri) -> Result<ProductId, RatingsError> {
+    js_number::product_id(uri.path()).ok_or(RatingsError::BadId)
 }
 
-async fn get_empty(state: State<AppState>) -> Result<Response, RatingsError> {
-    get_ratings(state, Path(String::new())).await
-}
-
-async fn post_empty(state: State<AppState>, body: Bytes) -> Result<Response, RatingsError> {
-    post_ratings(state, Path(String::new()), body).await
-}
-
-async fn get_ratings(
-    State(state): State<AppState>,
-    Path(rest): Path<String>,
-) -> Result<Response, RatingsError> {
-    let id = product_id(&rest)?;
+async fn get_ratings(State(state): State<AppState>, uri: Uri) -> Result<Response, RatingsError> {
+    let id = product_id(&uri)?;
     let inner = &state.inner;
     match inner.mode {
         Mode::Faulty if inner.chance.roll() <= FAULT_PROBABILITY => {
@@ -98,17 +77,17 @@ async fn get_ratings(
     }
     let ratings = match &inner.database {
         Some(database) => Value::Object(database.ratings().await?).to_string().into(),
-        None => inner.store.get(id),
+        None => inner.store.get(&id.key),
     };
-    Ok(ratings_body(id, &ratings))
+    Ok(ratings_body(&id, &ratings))
 }
 
 async fn post_ratings(
     State(state): State<AppState>,
-    Path(rest): Path<String>,
+    uri: Uri,
     body: Bytes,
 ) -> Result<Response, RatingsError> {
-    let id = product_id(&rest)?;
+    let id = product_id(&uri)?;
     if state.inner.database.is_some() {
         return Err(RatingsError::PostNotImplemented);
     }
@@ -116,9 +95,9 @@ async fn post_ratings(
     state
         .inner
         .store
-        .put(id, ratings.clone())
+        .put(&id.key, ratings.clone())
         .map_err(|_| RatingsError::StoreFull)?;
-    Ok(ratings_body(id, &ratings))
+    Ok(ratings_body(&id, &ratings))
 }
 
 /// A ratings body is a JSON object of reviewer name to integer stars.
@@ -133,20 +112,6 @@ fn parse_ratings(body: &[u8]) -> Result<Map<String, Value>, RatingsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_follow_parse_int_on_the_last_segment() {
-        assert_eq!(product_id("7").ok(), Some(7));
-        assert_eq!(product_id("12abc").ok(), Some(12));
-        assert_eq!(product_id("-3").ok(), Some(-3));
-        assert_eq!(product_id("abc/7").ok(), Some(7));
-        assert_eq!(product_id(" 5").ok(), Some(5));
-        assert_eq!(product_id("-9223372036854775808").ok(), Some(i64::MIN));
-        assert!(product_id("9223372036854775808").is_err());
-        for bad in ["", "abc", "0/extra", "-", "+", "99999999999999999999", "１"] {
-            assert!(product_id(bad).is_err(), "{bad:?} should be rejected");
-        }
-    }
 
     #[test]
     fn ratings_bodies_must_be_objects_of_integers() {

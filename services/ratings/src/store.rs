@@ -34,34 +34,35 @@ pub(crate) struct Store {
 
 #[derive(Default)]
 struct Posted {
-    ratings: HashMap<i64, Box<str>>,
+    ratings: HashMap<Box<str>, Box<str>>,
     bytes: usize,
 }
 
 impl Store {
     /// The ratings of `id` as JSON text.
-    pub(crate) fn get(&self, id: i64) -> Box<str> {
+    pub(crate) fn get(&self, id: &str) -> Box<str> {
         self.lock()
             .ratings
-            .get(&id)
+            .get(id)
             .cloned()
             .unwrap_or_else(|| DEFAULT_RATINGS.into())
     }
 
     /// Stores `ratings` (compact JSON text) for `id`, replacing what it had,
-    /// unless that would pass a cap.
-    pub(crate) fn put(&self, id: i64, ratings: Box<str>) -> Result<(), Full> {
+    /// unless that would pass a cap. An entry's bytes are its id's and its
+    /// text's (ids are as long as a request line allows).
+    pub(crate) fn put(&self, id: &str, ratings: Box<str>) -> Result<(), Full> {
         let mut posted = self.lock();
-        let replaced = posted.ratings.get(&id).map_or(0, |old| old.len());
-        if replaced == 0 && posted.ratings.len() >= MAX_STORED_PRODUCTS {
+        let replaced = posted.ratings.get(id).map(|old| id.len() + old.len());
+        if replaced.is_none() && posted.ratings.len() >= MAX_STORED_PRODUCTS {
             return Err(Full::Products);
         }
-        let bytes = posted.bytes - replaced + ratings.len();
+        let bytes = posted.bytes - replaced.unwrap_or(0) + id.len() + ratings.len();
         if bytes > MAX_STORED_BYTES {
             return Err(Full::Bytes);
         }
         posted.bytes = bytes;
-        posted.ratings.insert(id, ratings);
+        posted.ratings.insert(id.into(), ratings);
         Ok(())
     }
 
@@ -79,17 +80,25 @@ mod tests {
     #[test]
     fn the_caps_count_products_and_bytes_and_a_replacement_frees_its_old_bytes() {
         let store = Store::default();
-        let big: Box<str> = "x".repeat(MAX_STORED_BYTES / 2).into();
-        assert_eq!(store.put(1, big.clone()), Ok(()));
-        assert_eq!(store.put(2, big.clone()), Ok(()));
-        assert_eq!(store.put(3, "{}".into()), Err(Full::Bytes));
+        // An entry is its id's byte and its text's.
+        let big: Box<str> = "x".repeat(MAX_STORED_BYTES / 2 - 1).into();
+        assert_eq!(store.put("1", big.clone()), Ok(()));
+        assert_eq!(store.put("2", big.clone()), Ok(()));
+        assert_eq!(store.put("3", "{}".into()), Err(Full::Bytes));
         assert_eq!(
-            store.put(2, "{}".into()),
+            store.put("2", "{}".into()),
             Ok(()),
             "replacing frees the old text"
         );
-        assert_eq!(store.put(3, "{}".into()), Ok(()));
-        assert_eq!(&*store.get(2), "{}");
-        assert_eq!(&*store.get(9), DEFAULT_RATINGS);
+        assert_eq!(store.put("3", "{}".into()), Ok(()));
+        assert_eq!(&*store.get("2"), "{}");
+        assert_eq!(&*store.get("9"), DEFAULT_RATINGS);
+    }
+
+    #[test]
+    fn long_ids_count_against_the_byte_cap() {
+        let store = Store::default();
+        let id = "9".repeat(MAX_STORED_BYTES);
+        assert_eq!(store.put(&id, "{}".into()), Err(Full::Bytes));
     }
 }

@@ -23,6 +23,10 @@ async fn ids_are_read_like_ruby_integer_from_the_last_segment() {
         ("/details/-5", -5),
         ("/details/any/thing/017", 15),
         ("/details/1_000?x=1", 1000),
+        // WEBrick percent-decodes the path first, `%2F` included.
+        ("/details/%31", 1),
+        ("/details/1%2F2", 2),
+        ("/details/%2D5", -5),
     ] {
         let (status, body, _) = get(&server.url(path)).await;
         assert_eq!(status, 200, "{path}");
@@ -41,6 +45,8 @@ async fn bad_ids_get_400_with_the_upstream_error() {
         "/details/abc",
         "/details/08",
         "/details/99999999999999999999",
+        "/details/%FF",
+        "/details/%3",
         &huge,
     ] {
         let (status, body, _) = get(&server.url(path)).await;

@@ -80,6 +80,22 @@ async fn the_product_list_is_byte_exact() {
     assert_eq!(body.len(), 395);
 }
 
+/// Numbers a backend sends pass through exactly, as Python's `json`
+/// (arbitrary-size integers) keeps them: beyond 64 bits too.
+#[tokio::test]
+async fn numbers_beyond_64_bits_pass_through_exactly() {
+    let world = World::start(reviews_v1()).await;
+    world.details.set(Canned::ok(
+        r#"{"id":99999999999999999999,"pages":-123456789012345678901234567890,"year":18446744073709551616}"#,
+    ));
+    let app = TestApp::spawn(world.ports()).await;
+    let body = app.get("/api/v1/products/0").await.text().await.unwrap();
+    assert_eq!(
+        body,
+        r#"{"id": 99999999999999999999, "pages": -123456789012345678901234567890, "year": 18446744073709551616}"#
+    );
+}
+
 #[tokio::test]
 async fn product_details_are_reserialised_with_python_separators() {
     let world = World::start(reviews_v1()).await;
@@ -434,4 +450,24 @@ async fn run_serves_until_shutdown_and_then_stops() {
     stop.send(()).unwrap();
     let finished = tokio::time::timeout(Duration::from_secs(5), server).await;
     assert!(matches!(finished, Ok(Ok(Ok(())))));
+}
+
+/// Werkzeug's merged slashes: 308 to the merged path where that names a
+/// route, the query kept; other paths as they are.
+#[tokio::test]
+async fn repeated_slashes_redirect_with_308_as_werkzeug_merges_them() {
+    let world = World::start(reviews_v1()).await;
+    let app = TestApp::spawn(world.ports()).await;
+    for (path, location) in [
+        ("/api/v1/products//reviews", "/api/v1/products/reviews"),
+        ("//productpage?u=normal", "/productpage?u=normal"),
+        ("/api/v1/products/0//ratings", "/api/v1/products/0/ratings"),
+        ("/static//css/style.css", "/static/css/style.css"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 308, "{path}");
+        assert_eq!(header(&response, "location").unwrap(), location, "{path}");
+    }
+    assert_eq!(app.get("/nothing//here").await.status(), 404);
+    assert_eq!(world.details.calls() + world.reviews.calls(), 0);
 }

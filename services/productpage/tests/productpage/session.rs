@@ -288,3 +288,122 @@ impl FormBody for reqwest::RequestBuilder {
             .body(body.into())
     }
 }
+
+/// Flask itself (the upstream productpage's framework, `pip install flask`;
+/// the test setup installs it) signing or reading a session cookie with
+/// upstream's key: `sign USER` prints a cookie value, `read VALUE` the user.
+fn flask(args: &[&str]) -> String {
+    const SCRIPT: &str = r#"
+import sys, flask
+from flask.sessions import SecureCookieSessionInterface
+app = flask.Flask("productpage")
+app.secret_key = b'_5#y2L"F4Q8z\n\xec]/'
+serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+if sys.argv[1] == "sign":
+    print(serializer.dumps({"user": sys.argv[2]}))
+else:
+    print(serializer.loads(sys.argv[2], max_age=31 * 24 * 3600)["user"])
+"#;
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(SCRIPT)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "Flask (pip install flask; tests/setup.sh does): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn sessions_cross_with_flask_in_both_directions_under_upstreams_key() {
+    let key = SessionKey::default();
+    // A long repetitive name makes Flask compress the payload.
+    let long = "j".repeat(100);
+    for user in ["jason", "José <b>", long.as_str()] {
+        let upstream = flask(&["sign", user]);
+        // After Flask signed it: a cookie from the future is refused.
+        let now = std::time::SystemTime::now();
+        assert_eq!(
+            key.verify(&upstream, now).as_deref(),
+            Some(user),
+            "Flask's cookie {upstream}"
+        );
+        let ours = key.sign(user, now);
+        assert_eq!(flask(&["read", &ours]), user, "our cookie {ours}");
+    }
+    assert!(flask(&["sign", &long]).starts_with('.'), "compressed");
+    // A cookie signed under another secret is refused.
+    let now = std::time::SystemTime::now();
+    let foreign = SessionKey::new(b"another secret").sign("jason", now);
+    assert_eq!(key.verify(&foreign, now), None);
+}
+
+/// A productpage process with no configuration, its backends unreachable.
+struct Process {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn productpage() -> Process {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_productpage"))
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "error")
+        .env_remove("SESSION_SECRET")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let addr = line
+        .rsplit(' ')
+        .next()
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    Process { child, addr }
+}
+
+#[tokio::test]
+async fn two_productpage_processes_share_sessions_with_no_configuration() {
+    let (a, b) = (productpage(), productpage());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .post(format!("http://{}/login", a.addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=jason&passwd=password")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 302);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let page = client
+        .get(format!("http://{}/productpage", b.addr))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("jason"), "signed in on the other process");
+    // And Flask reads it: an upstream pod would too.
+    assert_eq!(
+        flask(&["read", cookie.trim_start_matches("session=")]),
+        "jason"
+    );
+}

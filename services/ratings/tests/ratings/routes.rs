@@ -20,6 +20,11 @@ async fn ids_are_read_like_upstream_parse_int_of_the_last_segment() {
         ("/ratings/12abc", "12"),
         ("/ratings/-3", "-3"),
         ("/ratings/abc/5", "5"),
+        // Node reads the raw path: `%2F` is no separator, and parseInt
+        // stops at the `%`.
+        ("/ratings/1%2F2", "1"),
+        ("/ratings/0x10", "16"),
+        ("/ratings/9007199254740993", "9007199254740992"),
     ] {
         let (status, body, _) = get(&server.url(path)).await;
         assert_eq!(status, 200, "{path}");
@@ -28,6 +33,18 @@ async fn ids_are_read_like_upstream_parse_int_of_the_last_segment() {
             format!(r#"{{"id":{id},"ratings":{{"Reviewer1":5,"Reviewer2":4}}}}"#)
         );
     }
+}
+
+#[tokio::test]
+async fn percent_encoded_digits_are_not_read_as_digits_and_posts_share_keys_as_node() {
+    let server = helpers::mode("v1").await;
+    let (status, _, _) = get(&server.url("/ratings/%31")).await;
+    assert_eq!(status, 400, "Node does not decode the path");
+    // "16" and "0x10" are one product, as one JavaScript property.
+    let (status, _) = post(&server.url("/ratings/0x10"), r#"{"Reviewer1":3}"#).await;
+    assert_eq!(status, 200);
+    let (_, body, _) = get(&server.url("/ratings/16")).await;
+    assert_eq!(body, r#"{"id":16,"ratings":{"Reviewer1":3}}"#);
 }
 
 #[tokio::test]
