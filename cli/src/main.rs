@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use bookinfo_api::exit;
 use clap::{Parser, Subcommand};
 
+mod canary;
 mod demo;
 
 use std::collections::BTreeMap;
@@ -129,6 +130,10 @@ enum Command {
         #[arg(long = "routes")]
         routes: Vec<PathBuf>,
     },
+    /// Canary releases as commands: create, weight, match, mirror,
+    /// blue-green, take-over, rollback, offline, status (against a data
+    /// plane's admin endpoint; the job's state lives on the VirtualService).
+    Canary(canary::CanaryArgs),
     /// Run PROGRAM with ARGS, stopped when `bookinfo up` stops (how `up`
     /// starts Envoy).
     #[command(hide = true)]
@@ -364,6 +369,11 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 eprintln!("bookinfo: warning: {warning}");
             }
             println!("{bootstrap}");
+            ExitCode::SUCCESS
+        }
+        Command::Canary(args) => {
+            let done = canary::run(args).await?;
+            println!("{done}");
             ExitCode::SUCCESS
         }
         Command::Exec { program, args } => {

@@ -819,3 +819,101 @@ async fn istios_doc_tasks_run_one_after_another_without_a_restart() {
     assert_eq!(routing_kinds(kubectl.kinds().await), baseline);
     up.stop().await;
 }
+
+/// `bookinfo canary --admin ADMIN ARGS...`: exit code, stdout and stderr
+/// (awaited, so the test's runtime goes on serving the admin endpoint).
+async fn canary(up: &Up, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .args(["canary", "--admin", &format!("http://{}", up.admin)])
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The tutorial's canary of reviews v2, done with the canary commands on
+/// real processes: create (all still on v1), 30/70 by weight, a header
+/// rule only jason gets, take-over, the old version offline; refusals
+/// leave the routing as it was; a rollback restores where a job started.
+#[tokio::test]
+async fn the_canary_commands_walk_the_tutorial_on_bookinfo_up() {
+    let up = up(&["virtual-service-all-v1.yaml"]).await;
+    let jason = login(&up, "jason").await;
+    let ok = |(code, stdout, stderr): (Option<i32>, String, String)| {
+        assert_eq!(code, Some(0), "{stdout}{stderr}");
+        stdout
+    };
+    let refused = |(code, _, stderr): (Option<i32>, String, String), says: &str| {
+        assert_eq!(code, Some(3), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    };
+
+    assert!(ok(canary(&up, &["create", "reviews", "v2"]).await).contains("stable v1, canary v2"));
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v1"]));
+    let epoch = up.plane.epoch();
+    refused(
+        canary(&up, &["create", "reviews", "v3"]).await,
+        "already has a canary job",
+    );
+    refused(
+        canary(&up, &["weight", "reviews", "v1=30", "v2=60"]).await,
+        "sum to 100, not 90",
+    );
+    refused(
+        canary(&up, &["take-over", "reviews", "v9"]).await,
+        "neither the job's stable",
+    );
+    refused(
+        canary(&up, &["create", "nosuch", "v1"]).await,
+        "unknown service `nosuch`",
+    );
+    assert_eq!(up.plane.epoch(), epoch, "refusals change nothing");
+
+    ok(canary(&up, &["weight", "reviews", "v1=30", "v2=70"]).await);
+    let mut v2 = 0;
+    let n = 200;
+    for _ in 0..n {
+        if page(&up, None).await.0 == "reviews-v2" {
+            v2 += 1;
+        }
+    }
+    // 70% of 200 is 140; 5 standard deviations (6.5 each) either side.
+    assert!((108..=172).contains(&v2), "{v2} of {n} on v2");
+
+    ok(canary(
+        &up,
+        &[
+            "match",
+            "reviews",
+            "--to",
+            "v2",
+            "--header",
+            "end-user=jason",
+        ],
+    )
+    .await);
+    assert_eq!(versions(&up, Some(&jason), 8).await, set(&["reviews-v2"]));
+    assert_eq!(versions(&up, None, 8).await, set(&["reviews-v1"]));
+
+    ok(canary(&up, &["take-over", "reviews", "v2"]).await);
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
+    ok(canary(&up, &["offline", "reviews", "v1"]).await);
+    assert!(ok(canary(&up, &["status", "reviews"]).await).contains("no canary job"));
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
+    refused(
+        canary(&up, &["rollback", "reviews"]).await,
+        "has no canary job",
+    );
+
+    // A new job, rolled back: the routing before it (all v2) returns.
+    ok(canary(&up, &["create", "reviews", "v3"]).await);
+    ok(canary(&up, &["weight", "reviews", "v2=50", "v3=50"]).await);
+    ok(canary(&up, &["rollback", "reviews"]).await);
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
+    up.stop().await;
+}

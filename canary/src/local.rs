@@ -1,0 +1,320 @@
+//! The canary commands against a running data plane (`bookinfo up`, or the
+//! compose stack's router), through its admin endpoint: the routing
+//! objects in force are read from `GET /objects`, each step is one
+//! `POST /apply` (all its objects in one change, or none), the shares in
+//! force and the workloads from `GET /epoch`.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::job::{self, Job, JobError, Rule, Step};
+
+/// How long one admin call may take: the admin answers in milliseconds; a
+/// large routing set compiles in well under a second.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("the admin endpoint {url} cannot be reached: {cause}")]
+    Unreachable { url: String, cause: String },
+    #[error("the admin endpoint refused the change: {0}")]
+    Refused(String),
+    #[error("unknown service `{0}`: no DestinationRule has it as host")]
+    UnknownService(String),
+    #[error("service `{service}` has no version `{version}`: its DestinationRule defines {known}")]
+    UnknownVersion {
+        service: String,
+        version: String,
+        known: String,
+    },
+    #[error("no workload runs {service} {version} here (running: {running})")]
+    NoWorkload {
+        service: String,
+        version: String,
+        running: String,
+    },
+    #[error(
+        "{0} already has a canary job ({1} → {2}): take it over, roll it back or take a version offline first"
+    )]
+    JobExists(String, String, String),
+    #[error("{0} has no canary job")]
+    NoJob(String),
+    #[error(
+        "{0}'s routing does not send everything to one version: say which is stable with --stable"
+    )]
+    NoStable(String),
+    #[error(transparent)]
+    Job(#[from] JobError),
+}
+
+/// A data plane's admin endpoint.
+pub struct Local {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Local {
+    /// `base` is the admin endpoint's URL (`http://127.0.0.1:15000`).
+    pub fn new(base: &str) -> Result<Self, LocalError> {
+        let client = reqwest::Client::builder()
+            .timeout(ADMIN_TIMEOUT)
+            .build()
+            .map_err(|e| LocalError::Unreachable {
+                url: base.to_owned(),
+                cause: e.to_string(),
+            })?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            client,
+        })
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, LocalError> {
+        let url = format!("{}{path}", self.base);
+        let unreachable = |cause: String| LocalError::Unreachable {
+            url: url.clone(),
+            cause,
+        };
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(unreachable(format!("answered {}", response.status())));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| unreachable(e.to_string()))
+    }
+
+    /// Applies `objects` in one change; the new routing epoch.
+    async fn apply(&self, objects: &[Value]) -> Result<u64, LocalError> {
+        let body: Vec<String> = objects.iter().map(Value::to_string).collect();
+        let url = format!("{}/apply", self.base);
+        let response = self
+            .client
+            .post(&url)
+            .header("content-type", "application/yaml")
+            .body(body.join("\n---\n"))
+            .send()
+            .await
+            .map_err(|e| LocalError::Unreachable {
+                url: url.clone(),
+                cause: e.to_string(),
+            })?;
+        let ok = response.status().is_success();
+        let answer: Value = response.json().await.unwrap_or_default();
+        if !ok {
+            return Err(LocalError::Refused(
+                answer["error"]
+                    .as_str()
+                    .unwrap_or("no reason given")
+                    .to_owned(),
+            ));
+        }
+        Ok(answer["epoch"].as_u64().unwrap_or(0))
+    }
+
+    async fn delete_virtual_service(&self, service: &str) -> Result<u64, LocalError> {
+        let url = format!("{}/objects/VirtualService/{service}", self.base);
+        let response =
+            self.client
+                .delete(&url)
+                .send()
+                .await
+                .map_err(|e| LocalError::Unreachable {
+                    url: url.clone(),
+                    cause: e.to_string(),
+                })?;
+        let ok = response.status().is_success();
+        let answer: Value = response.json().await.unwrap_or_default();
+        if !ok {
+            return Err(LocalError::Refused(
+                answer["error"]
+                    .as_str()
+                    .unwrap_or("no reason given")
+                    .to_owned(),
+            ));
+        }
+        Ok(answer["epoch"].as_u64().unwrap_or(0))
+    }
+
+    async fn objects(&self) -> Result<Vec<Value>, LocalError> {
+        let listed = self.get("/objects").await?;
+        Ok(listed["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The service's VirtualService in force, if any.
+    async fn virtual_service(&self, service: &str) -> Result<Option<Value>, LocalError> {
+        Ok(self
+            .objects()
+            .await?
+            .into_iter()
+            .find(|o| o["kind"] == "VirtualService" && o["metadata"]["name"] == service))
+    }
+
+    /// The job on `service`.
+    pub async fn job(&self, service: &str) -> Result<Job, LocalError> {
+        let vs = self.virtual_service(service).await?;
+        vs.as_ref()
+            .map(Job::from_virtual_service)
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| LocalError::NoJob(service.to_owned()))
+    }
+
+    /// The subsets the DestinationRules of `service` define.
+    async fn versions(&self, service: &str) -> Result<Vec<String>, LocalError> {
+        let objects = self.objects().await?;
+        let rules: Vec<&Value> = objects
+            .iter()
+            .filter(|o| o["kind"] == "DestinationRule" && o["spec"]["host"] == service)
+            .collect();
+        if rules.is_empty() {
+            return Err(LocalError::UnknownService(service.to_owned()));
+        }
+        Ok(rules
+            .iter()
+            .flat_map(|r| r["spec"]["subsets"].as_array().cloned().unwrap_or_default())
+            .filter_map(|s| s["name"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    async fn check_version(&self, service: &str, version: &str) -> Result<(), LocalError> {
+        let versions = self.versions(service).await?;
+        if !versions.iter().any(|v| v == version) {
+            return Err(LocalError::UnknownVersion {
+                service: service.to_owned(),
+                version: version.to_owned(),
+                known: versions.join(", "),
+            });
+        }
+        // Under `bookinfo up` the workloads are listed; a plane in front
+        // of containers lists none and is trusted.
+        let epoch = self.get("/epoch").await?;
+        if let Some(processes) = epoch["processes"].as_object() {
+            let name = format!("{service}-{version}");
+            let running = |state: &Value| state["state"] == "running";
+            if !processes.get(&name).is_some_and(running) {
+                let names: Vec<&String> = processes
+                    .iter()
+                    .filter(|(_, s)| running(s))
+                    .map(|(n, _)| n)
+                    .collect();
+                return Err(LocalError::NoWorkload {
+                    service: service.to_owned(),
+                    version: version.to_owned(),
+                    running: format!("{names:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a job: `version` as the canary of `service`, every request
+    /// still on the stable version (the one the routing in force sends
+    /// everything to, or `stable`).
+    pub async fn create(
+        &self,
+        service: &str,
+        version: &str,
+        stable: Option<&str>,
+    ) -> Result<Job, LocalError> {
+        // An unknown service first: nothing else can be said of it.
+        self.versions(service).await?;
+        let current = self.virtual_service(service).await?;
+        if let Some(job) = current
+            .as_ref()
+            .map(Job::from_virtual_service)
+            .transpose()?
+            .flatten()
+        {
+            return Err(LocalError::JobExists(job.service, job.stable, job.canary));
+        }
+        let stable = match stable {
+            Some(stable) => stable.to_owned(),
+            None => current
+                .as_ref()
+                .and_then(single_version)
+                .ok_or_else(|| LocalError::NoStable(service.to_owned()))?,
+        };
+        self.check_version(service, &stable).await?;
+        self.check_version(service, version).await?;
+        let job = Job {
+            service: service.to_owned(),
+            stable,
+            canary: version.to_owned(),
+            step: Step::Created,
+            start: current,
+        };
+        self.apply(&[job.virtual_service()]).await?;
+        Ok(job)
+    }
+
+    /// Moves the job on `service` to `step`.
+    pub async fn step(&self, service: &str, step: Step) -> Result<Job, LocalError> {
+        let job = self.job(service).await?.at(step)?;
+        self.apply(&[job.virtual_service()]).await?;
+        Ok(job)
+    }
+
+    /// Requests matching `rule` to the canary.
+    pub async fn match_rule(&self, service: &str, rule: Rule) -> Result<Job, LocalError> {
+        self.step(service, Step::Match(rule)).await
+    }
+
+    /// Back to where the job started: its VirtualService, or none.
+    pub async fn rollback(&self, service: &str) -> Result<u64, LocalError> {
+        let job = self.job(service).await?;
+        match &job.start {
+            Some(start) => self.apply(&[job::without_marks(start)]).await,
+            None => self.delete_virtual_service(service).await,
+        }
+    }
+
+    /// Ends the job with every request on the version that stays (the one
+    /// that is not `version`).
+    pub async fn offline(&self, service: &str, version: &str) -> Result<String, LocalError> {
+        let job = self.job(service).await?;
+        job.check_version(version)?;
+        let stays = if version == job.stable {
+            job.canary.clone()
+        } else {
+            job.stable.clone()
+        };
+        let routed = job.at(Step::All(stays.clone()))?.virtual_service();
+        self.apply(&[job::without_marks(&routed)]).await?;
+        Ok(stays)
+    }
+
+    /// The routing in force for `service` (shares per version), and its job.
+    pub async fn status(&self, service: &str) -> Result<(Value, Option<Job>), LocalError> {
+        let epoch = self.get("/epoch").await?;
+        let shares = epoch["shares"][service].clone();
+        let job = match self.job(service).await {
+            Ok(job) => Some(job),
+            Err(LocalError::NoJob(_)) => None,
+            Err(error) => return Err(error),
+        };
+        Ok((json!({"epoch": epoch["epoch"], "shares": shares}), job))
+    }
+}
+
+/// The one version a VirtualService sends everything to, if it does.
+fn single_version(vs: &Value) -> Option<String> {
+    let http = vs["spec"]["http"].as_array()?;
+    let [rule] = http.as_slice() else {
+        return None;
+    };
+    if rule["match"].as_array().is_some_and(|m| !m.is_empty()) {
+        return None;
+    }
+    let [route] = rule["route"].as_array()?.as_slice() else {
+        return None;
+    };
+    route["destination"]["subset"].as_str().map(str::to_owned)
+}

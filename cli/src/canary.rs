@@ -1,0 +1,195 @@
+//! `bookinfo canary ...`: the canary commands' arguments, dispatched to
+//! `bookinfo-canary` against a data plane's admin endpoint.
+
+use bookinfo_canary::job::{self, Step, step_text};
+use bookinfo_canary::{Job, Local, Rule};
+use clap::{Args, Subcommand};
+
+#[derive(Args)]
+pub(crate) struct CanaryArgs {
+    /// The data plane's admin endpoint (`bookinfo up`'s, or the compose
+    /// stack's router's).
+    #[arg(long, default_value = "http://127.0.0.1:15000")]
+    admin: String,
+    #[command(subcommand)]
+    command: CanaryCommand,
+}
+
+#[derive(Subcommand)]
+enum CanaryCommand {
+    /// Start a job: VERSION of SERVICE as the canary, every request still
+    /// on the stable version.
+    Create {
+        service: String,
+        version: String,
+        /// The stable version, when the routing in force does not send
+        /// everything to one.
+        #[arg(long)]
+        stable: Option<String>,
+    },
+    /// Split by weight: `weight reviews v1=30 v2=70` (summing to 100).
+    Weight {
+        service: String,
+        #[arg(required = true)]
+        weights: Vec<String>,
+    },
+    /// Send the requests that match one rule to the canary.
+    Match {
+        service: String,
+        /// The canary version (the job's).
+        #[arg(long)]
+        to: String,
+        /// NAME=VALUE: a header with exactly this value.
+        #[arg(long, group = "rule")]
+        header: Option<String>,
+        /// NAME=VALUE: a cookie with this value.
+        #[arg(long, group = "rule")]
+        cookie: Option<String>,
+        /// Paths that start with this.
+        #[arg(long, group = "rule")]
+        uri_prefix: Option<String>,
+        /// A regular expression on the User-Agent (operating system, browser).
+        #[arg(long, group = "rule")]
+        user_agent: Option<String>,
+    },
+    /// Every request to stable, PERCENT of them copied to the canary.
+    Mirror {
+        service: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        percent: f64,
+    },
+    /// Every request to one of the job's versions at once.
+    BlueGreen {
+        service: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// Every request to VERSION (the job goes on until `offline`).
+    TakeOver { service: String, version: String },
+    /// Back to the routing in force before `create`; the job ends.
+    Rollback { service: String },
+    /// VERSION no longer routed to: everything on the other one; the job ends.
+    Offline { service: String, version: String },
+    /// The routing in force and the job's state.
+    Status { service: String },
+}
+
+fn describe(job: &Job) -> String {
+    format!(
+        "{}: stable {}, canary {}, {}",
+        job.service,
+        job.stable,
+        job.canary,
+        step_text(&job.step)
+    )
+}
+
+fn rule(
+    header: Option<String>,
+    cookie: Option<String>,
+    uri_prefix: Option<String>,
+    user_agent: Option<String>,
+) -> Result<Rule, String> {
+    if let Some(header) = header {
+        let (name, value) = job::parse_pair(&header).map_err(|e| e.to_string())?;
+        return Ok(Rule::Header { name, value });
+    }
+    if let Some(cookie) = cookie {
+        let (name, value) = job::parse_pair(&cookie).map_err(|e| e.to_string())?;
+        return Ok(Rule::Cookie { name, value });
+    }
+    if let Some(prefix) = uri_prefix {
+        return Ok(Rule::UriPrefix(prefix));
+    }
+    user_agent
+        .map(Rule::UserAgent)
+        .ok_or_else(|| "name one of --header, --cookie, --uri-prefix, --user-agent".to_owned())
+}
+
+/// Runs one command; what it did, for stdout.
+pub(crate) async fn run(args: CanaryArgs) -> Result<String, String> {
+    let local = Local::new(&args.admin).map_err(|e| e.to_string())?;
+    let fail = |e: bookinfo_canary::LocalError| e.to_string();
+    Ok(match args.command {
+        CanaryCommand::Create {
+            service,
+            version,
+            stable,
+        } => describe(
+            &local
+                .create(&service, &version, stable.as_deref())
+                .await
+                .map_err(fail)?,
+        ),
+        CanaryCommand::Weight { service, weights } => {
+            let weights = job::parse_weights(&weights).map_err(|e| e.to_string())?;
+            describe(
+                &local
+                    .step(&service, Step::Weights(weights))
+                    .await
+                    .map_err(fail)?,
+            )
+        }
+        CanaryCommand::Match {
+            service,
+            to,
+            header,
+            cookie,
+            uri_prefix,
+            user_agent,
+        } => {
+            let job = local.job(&service).await.map_err(fail)?;
+            if to != job.canary {
+                return Err(format!(
+                    "--to {to}: matching requests go to the job's canary, {}",
+                    job.canary
+                ));
+            }
+            let rule = rule(header, cookie, uri_prefix, user_agent)?;
+            describe(&local.match_rule(&service, rule).await.map_err(fail)?)
+        }
+        CanaryCommand::Mirror {
+            service,
+            to,
+            percent,
+        } => {
+            let job = local.job(&service).await.map_err(fail)?;
+            if to != job.canary {
+                return Err(format!(
+                    "--to {to}: the job mirrors to its canary, {}",
+                    job.canary
+                ));
+            }
+            describe(
+                &local
+                    .step(&service, Step::Mirror(percent))
+                    .await
+                    .map_err(fail)?,
+            )
+        }
+        CanaryCommand::BlueGreen { service, to } => {
+            describe(&local.step(&service, Step::All(to)).await.map_err(fail)?)
+        }
+        CanaryCommand::TakeOver { service, version } => describe(
+            &local
+                .step(&service, Step::All(version))
+                .await
+                .map_err(fail)?,
+        ),
+        CanaryCommand::Rollback { service } => {
+            let epoch = local.rollback(&service).await.map_err(fail)?;
+            format!("{service}: rolled back to the routing before the job (epoch {epoch})")
+        }
+        CanaryCommand::Offline { service, version } => {
+            let stays = local.offline(&service, &version).await.map_err(fail)?;
+            format!("{service}: {version} offline, every request on {stays}; the job ended")
+        }
+        CanaryCommand::Status { service } => {
+            let (routing, job) = local.status(&service).await.map_err(fail)?;
+            let job = job.map_or_else(|| format!("{service}: no canary job"), |j| describe(&j));
+            format!("{job}\nrouting in force: {routing}")
+        }
+    })
+}
