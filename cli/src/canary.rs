@@ -1,9 +1,14 @@
 //! `bookinfo canary ...`: the canary commands' arguments, dispatched to
 //! `bookinfo-canary` against a data plane's admin endpoint.
 
+use std::process::ExitCode;
+use std::time::Duration;
+
 use bookinfo_canary::job::{self, Step, step_text};
 use bookinfo_canary::{Job, Local, Rule};
 use clap::{Args, Subcommand};
+
+use crate::progress::{self, Progress};
 
 #[derive(Args)]
 pub(crate) struct CanaryArgs {
@@ -74,6 +79,27 @@ enum CanaryCommand {
     Offline { service: String, version: String },
     /// The routing in force and the job's state.
     Status { service: String },
+    /// Roll VERSION out in steps (`--steps 10,30,50,100`), each verified by
+    /// the verdict engine on traffic driven at the page; PASS promotes,
+    /// anything else rolls the job back (exit 1).
+    Progress {
+        service: String,
+        version: String,
+        #[arg(long, default_value = "10,30,50,100")]
+        steps: String,
+        /// The page traffic is driven at (`bookinfo up`'s entry point).
+        #[arg(long, default_value = "http://127.0.0.1:9080/productpage")]
+        url: reqwest::Url,
+        /// Requests per second.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+        /// Longest a step's verification may run.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        hold: Duration,
+        /// Write the whole rollout (every step's verdict and report) as JSON.
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+    },
 }
 
 fn describe(job: &Job) -> String {
@@ -108,8 +134,41 @@ fn rule(
         .ok_or_else(|| "name one of --header, --cookie, --uri-prefix, --user-agent".to_owned())
 }
 
-/// Runs one command; what it did, for stdout.
-pub(crate) async fn run(args: CanaryArgs) -> Result<String, String> {
+/// Runs one command, saying what it did on stdout.
+pub(crate) async fn run(args: CanaryArgs) -> Result<ExitCode, String> {
+    if let CanaryCommand::Progress {
+        service,
+        version,
+        steps,
+        url,
+        rate,
+        hold,
+        report,
+    } = args.command
+    {
+        let progress = Progress {
+            admin: args.admin,
+            service,
+            version,
+            steps: progress::parse_steps(&steps)?,
+            url,
+            rate,
+            hold,
+            report,
+        };
+        return Ok(if progress::run(progress).await? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let done = step(args).await?;
+    println!("{done}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One step of a job; what it did.
+async fn step(args: CanaryArgs) -> Result<String, String> {
     let local = Local::new(&args.admin).map_err(|e| e.to_string())?;
     let fail = |e: bookinfo_canary::LocalError| e.to_string();
     Ok(match args.command {
@@ -191,5 +250,7 @@ pub(crate) async fn run(args: CanaryArgs) -> Result<String, String> {
             let job = job.map_or_else(|| format!("{service}: no canary job"), |j| describe(&j));
             format!("{job}\nrouting in force: {routing}")
         }
+        // `run` takes it before any step.
+        CanaryCommand::Progress { .. } => return Err("progress is no single step".into()),
     })
 }

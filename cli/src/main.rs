@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 
 mod canary;
 mod demo;
+mod progress;
 
 use std::collections::BTreeMap;
 
@@ -371,11 +372,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             println!("{bootstrap}");
             ExitCode::SUCCESS
         }
-        Command::Canary(args) => {
-            let done = canary::run(args).await?;
-            println!("{done}");
-            ExitCode::SUCCESS
-        }
+        Command::Canary(args) => canary::run(args).await?,
         Command::Exec { program, args } => {
             use std::os::unix::process::CommandExt;
             die_with_supervisor()?;

@@ -917,3 +917,48 @@ async fn the_canary_commands_walk_the_tutorial_on_bookinfo_up() {
     assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
     up.stop().await;
 }
+
+/// `canary progress`: a healthy canary is promoted step by step, each step
+/// verified; a canary whose workload is gone fails its first step and the
+/// job is rolled back to where it started.
+#[tokio::test]
+async fn canary_progress_promotes_a_healthy_canary_and_rolls_back_a_failing_one() {
+    let mut up = up(&["virtual-service-all-v1.yaml"]).await;
+    let url = format!("http://{}/productpage", up.entry);
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let progress = |version: &'static str| {
+        [
+            "progress", "reviews", version, "--steps", "20,100", "--rate", "200", "--hold", "60s",
+            "--url",
+        ]
+    };
+    let (code, _, stderr) = canary(&up, &["create", "reviews", "v2"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let mut args: Vec<&str> = progress("v2").to_vec();
+    args.extend([url.as_str(), "--report", report.path().to_str().unwrap()]);
+    let (code, stdout, stderr) = canary(&up, &args).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("step 20% v2: PASS") && stdout.contains("step 100% v2: PASS"));
+    let rollout: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.path()).unwrap()).unwrap();
+    assert_eq!(rollout["outcome"], "promoted");
+    assert_eq!(rollout["steps"].as_array().unwrap().len(), 2);
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
+    let (code, _, _) = canary(&up, &["offline", "reviews", "v1"]).await;
+    assert_eq!(code, Some(0));
+
+    // v3 as the canary of v2, then its workload dies: the first step fails.
+    let (code, _, stderr) = canary(&up, &["create", "reviews", "v3"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(up.kill("reviews-v3").await);
+    let mut args: Vec<&str> = progress("v3").to_vec();
+    args.push(url.as_str());
+    let (code, stdout, stderr) = canary(&up, &args).await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("step 20% v3: FAIL"), "{stdout}");
+    assert!(stdout.contains("rolled back"), "{stdout}");
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
+    let (_, status, _) = canary(&up, &["status", "reviews"]).await;
+    assert!(status.contains("no canary job"), "{status}");
+    up.stop().await;
+}
