@@ -1,10 +1,12 @@
 //! `bookinfo`, the project's one program: any Bookinfo service by name
 //! (`service NAME`), the whole app behind the local data plane (`up`), the
-//! router alone (`proxy`), the canary tutorial end to end (`demo`), the
-//! manifest checks (`lint`) and the images' health check (`probe`). This
-//! crate only parses arguments and dispatches, and holds the demo's script:
-//! the data plane is `bookinfo-mesh`, the checks `bookinfo-lint`, the
-//! verification `bookinfo-loadgen`.
+//! router alone (`proxy`), its Envoy configuration (`envoy-config`), canary
+//! releases as commands (`canary`), the canary tutorial end to end
+//! (`demo`), the manifest checks (`lint`) and the images' health check
+//! (`probe`). This crate only parses arguments and dispatches, and holds the
+//! demo's script and the rollout loop of `canary progress`: the data plane
+//! is `bookinfo-mesh`, the jobs `bookinfo-canary`, the checks
+//! `bookinfo-lint`, the verification `bookinfo-loadgen`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -97,10 +97,18 @@ pub(crate) async fn run(progress: Progress) -> Result<bool, String> {
             .map_err(|e| e.to_string())?;
         let step_started = Instant::now();
         let (verdict, report) = verify(&progress, &admin).await?;
+        // The planner's estimate of the responses a decision needs, beside
+        // what it took.
+        let plan = &report["plan"];
+        let planned = plan["mismatch_n"]
+            .as_u64()
+            .max(plan["equivalence_n"].as_u64())
+            .map_or_else(|| "-".to_owned(), |n| format!("≈{n}"));
         println!(
-            "step {percent}% {}: {verdict} after {:.1} s",
+            "step {percent}% {}: {verdict} after {:.1} s, {} responses (planned {planned})",
             progress.version,
-            step_started.elapsed().as_secs_f64()
+            step_started.elapsed().as_secs_f64(),
+            report["requests"]["completed"]
         );
         steps.push(json!({
             "percent": percent,
