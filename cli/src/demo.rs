@@ -1,4 +1,5 @@
-//! `bookinfo demo`: the KubeSphere canary tutorial on one machine, each step
+//! `bookinfo demo`: the KubeSphere canary tutorial on one machine, done with
+//! the canary commands (`bookinfo canary`) and each step
 //! checked by the loadgen's verdict engine instead of by eye.
 //!
 //! - 1: deploy Bookinfo (all traffic to reviews v1: no stars);
@@ -17,8 +18,9 @@ use bookinfo_loadgen::{Limits, Load, RunConfig, control, run_controlled};
 use bookinfo_verdict::{Verdict, VerdictConfig};
 use reqwest::Url;
 
+use bookinfo_canary::job::step_text;
+use bookinfo_canary::{Job, Local, Step};
 use bookinfo_mesh::up::{Up, UpConfig};
-use bookinfo_routing::load;
 
 /// The tutorial's cadence: one request every 0.5 s.
 pub(crate) const TUTORIAL_RATE: f64 = 2.0;
@@ -46,16 +48,18 @@ struct Demo<'a> {
 }
 
 impl Demo<'_> {
-    fn file(&self, name: &str) -> PathBuf {
-        self.config.istio.join(name)
+    /// The canary commands, against this run's admin endpoint.
+    fn canary(&self) -> Result<Local, String> {
+        Local::new(&format!("http://{}", self.up.admin)).map_err(|e| e.to_string())
     }
 
-    /// Applies routing files through the plane, as `kubectl apply` would.
-    fn apply(&self, name: &str) -> Result<u64, String> {
-        let loaded = load::load_file(&self.file(name)).map_err(|e| e.to_string())?;
-        let applied = self.up.plane.apply(loaded.objects)?;
-        println!("applied {name}: routing epoch {}", applied.epoch);
-        Ok(applied.epoch)
+    /// Says what a canary command did, as `bookinfo canary` does.
+    fn done(&self, command: &str, job: &Job) {
+        println!(
+            "bookinfo canary {command}: {} (routing epoch {})",
+            step_text(&job.step),
+            self.up.plane.epoch()
+        );
     }
 
     /// Drives traffic at the page and verifies the reviews split in force
@@ -154,18 +158,33 @@ async fn steps(demo: &mut Demo<'_>) -> Result<(), String> {
     demo.verify("every page from reviews v1 (no stars)").await?;
 
     say("2. Canary release of reviews v2: v1 30% / v2 70% (forward by traffic ratio)");
-    demo.apply("virtual-service-reviews-canary-30-70.yaml")?;
+    let canary = demo.canary()?;
+    let fail = |e: bookinfo_canary::LocalError| e.to_string();
+    let job = canary.create("reviews", "v2", None).await.map_err(fail)?;
+    demo.done("create reviews v2", &job);
+    let weights = vec![("v1".to_owned(), 30), ("v2".to_owned(), 70)];
+    let job = canary
+        .step("reviews", Step::Weights(weights))
+        .await
+        .map_err(fail)?;
+    demo.done("weight reviews v1=30 v2=70", &job);
     say("3-4. Traffic like the tutorial's curl loop; is the split what was configured?");
     demo.verify("canary split 30/70").await?;
 
     say("5. Traces: run with OTEL_EXPORTER_OTLP_ENDPOINT=http://<jaeger>:4318 to see every hop");
 
     say("6. Take over: 100% of reviews traffic to v2");
-    demo.apply("virtual-service-reviews-v2.yaml")?;
+    let job = canary
+        .step("reviews", Step::All("v2".into()))
+        .await
+        .map_err(fail)?;
+    demo.done("take-over reviews v2", &job);
     demo.verify("every page from reviews v2 (black stars)")
         .await?;
 
     say("7. Take the canary job offline: reviews v1 removed");
+    let stays = canary.offline("reviews", "v1").await.map_err(fail)?;
+    println!("bookinfo canary offline reviews v1: every request on {stays}; the job ended");
     if demo.up.kill("reviews-v1").await {
         println!("stopped the reviews-v1 process");
     }
