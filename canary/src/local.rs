@@ -304,6 +304,64 @@ impl Local {
     }
 }
 
+impl Local {
+    /// Requests the instances of `service` `version` have answered, from
+    /// their own counters (`http_requests_total` on `/metrics`, health
+    /// checks and scrapes left out): how mirrored requests are seen, since
+    /// no client gets their answers.
+    pub async fn requests_served(&self, service: &str, version: &str) -> Result<u64, LocalError> {
+        let epoch = self.get("/epoch").await?;
+        let instances: Vec<String> = epoch["instances"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i["app"] == service && i["labels"]["version"] == version)
+            .filter_map(|i| i["authority"].as_str().map(str::to_owned))
+            .collect();
+        if instances.is_empty() {
+            return Err(LocalError::NoWorkload {
+                service: service.to_owned(),
+                version: version.to_owned(),
+                running: "none listed by the admin endpoint".into(),
+            });
+        }
+        let mut total = 0;
+        for authority in instances {
+            let url = format!("http://{authority}/metrics");
+            let text = self
+                .client
+                .get(&url)
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .map_err(|e| LocalError::Unreachable {
+                    url: url.clone(),
+                    cause: e.to_string(),
+                })?
+                .text()
+                .await
+                .map_err(|e| LocalError::Unreachable {
+                    url: url.clone(),
+                    cause: e.to_string(),
+                })?;
+            total += served(&text);
+        }
+        Ok(total)
+    }
+}
+
+/// The sum of `http_requests_total` in a Prometheus text page, without the
+/// routes of health checks and scrapes.
+fn served(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("http_requests_total{"))
+        .filter(|line| !line.contains("route=\"/health\"") && !line.contains("route=\"/metrics\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|n| n as u64)
+        .sum()
+}
+
 /// The one version a VirtualService sends everything to, if it does.
 fn single_version(vs: &Value) -> Option<String> {
     let http = vs["spec"]["http"].as_array()?;

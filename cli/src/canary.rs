@@ -64,6 +64,13 @@ enum CanaryCommand {
         to: String,
         #[arg(long)]
         percent: f64,
+        /// Then send N pages and check, from the canary's own request
+        /// counters, that PERCENT of them were copied (exit 1 if not).
+        #[arg(long, value_name = "N")]
+        verify: Option<u64>,
+        /// The page `--verify` requests.
+        #[arg(long, default_value = "http://127.0.0.1:9080/productpage")]
+        url: reqwest::Url,
     },
     /// Every request to one of the job's versions at once.
     BlueGreen {
@@ -162,9 +169,98 @@ pub(crate) async fn run(args: CanaryArgs) -> Result<ExitCode, String> {
             ExitCode::FAILURE
         });
     }
+    if let CanaryCommand::Mirror {
+        service,
+        to,
+        percent,
+        verify: Some(pages),
+        url,
+    } = &args.command
+    {
+        let local = Local::new(&args.admin).map_err(|e| e.to_string())?;
+        let job = mirror(&local, service, to, *percent).await?;
+        println!("{}", describe(&job));
+        let (verified, said) = verify_mirror(&local, &job, *percent, *pages, url).await?;
+        println!("{said}");
+        return Ok(if verified {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let done = step(args).await?;
     println!("{done}");
     Ok(ExitCode::SUCCESS)
+}
+
+async fn mirror(local: &Local, service: &str, to: &str, percent: f64) -> Result<Job, String> {
+    let job = local.job(service).await.map_err(|e| e.to_string())?;
+    if to != job.canary {
+        return Err(format!(
+            "--to {to}: the job mirrors to its canary, {}",
+            job.canary
+        ));
+    }
+    local
+        .step(service, Step::Mirror(percent))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The z of a two-sided test at a 0.1% false-alarm rate.
+const Z_999: f64 = 3.29;
+/// Mirrored copies are sent without waiting for them: how long their
+/// counters are polled for before they count as all arrived.
+const MIRROR_SETTLE: Duration = Duration::from_secs(3);
+
+/// Sends `pages` requests to `url` and counts, on the canary's own
+/// counters, the copies it received: the mirror holds when the count is
+/// within the binomial bounds of `percent` (a 0.1% false-alarm rate).
+async fn verify_mirror(
+    local: &Local,
+    job: &Job,
+    percent: f64,
+    pages: u64,
+    url: &reqwest::Url,
+) -> Result<(bool, String), String> {
+    let served = || local.requests_served(&job.service, &job.canary);
+    let before = served().await.map_err(|e| e.to_string())?;
+    let client = reqwest::Client::new();
+    for _ in 0..pages {
+        client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+    }
+    // Until two readings agree (copies still arriving), within the settle time.
+    let deadline = tokio::time::Instant::now() + MIRROR_SETTLE;
+    let mut after = served().await.map_err(|e| e.to_string())?;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let again = served().await.map_err(|e| e.to_string())?;
+        if again == after {
+            break;
+        }
+        after = again;
+    }
+    let copies = after.saturating_sub(before);
+    let p = percent / 100.0;
+    let expected = pages as f64 * p;
+    let bound = Z_999 * (pages as f64 * p * (1.0 - p)).sqrt();
+    let verified = (copies as f64 - expected).abs() <= bound;
+    Ok((
+        verified,
+        format!(
+            "mirror to {} {}: {copies} of {pages} requests copied (expected {expected:.0} ± {bound:.0} at a 0.1% false-alarm rate)",
+            job.canary,
+            if verified {
+                "verified"
+            } else {
+                "NOT as configured"
+            }
+        ),
+    ))
 }
 
 /// One step of a job; what it did.
@@ -213,21 +309,8 @@ async fn step(args: CanaryArgs) -> Result<String, String> {
             service,
             to,
             percent,
-        } => {
-            let job = local.job(&service).await.map_err(fail)?;
-            if to != job.canary {
-                return Err(format!(
-                    "--to {to}: the job mirrors to its canary, {}",
-                    job.canary
-                ));
-            }
-            describe(
-                &local
-                    .step(&service, Step::Mirror(percent))
-                    .await
-                    .map_err(fail)?,
-            )
-        }
+            ..
+        } => describe(&mirror(&local, &service, &to, percent).await?),
         CanaryCommand::BlueGreen { service, to } => {
             describe(&local.step(&service, Step::All(to)).await.map_err(fail)?)
         }

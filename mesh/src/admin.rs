@@ -110,6 +110,7 @@ async fn epoch(State(admin): State<Admin>) -> Response {
         "objects": plane.object_count(),
         "shares": plane::shares(&table),
         "warnings": table.warnings,
+        "instances": plane.instances(),
     });
     if let Some(processes) = &admin.processes {
         body["processes"] = json!(processes.snapshot());

@@ -50,7 +50,7 @@ const MAX_MIRRORS_IN_FLIGHT: usize = 64;
 const MIRROR_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A running service process the plane can route to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Instance {
     pub app: String,
     pub labels: BTreeMap<String, String>,
@@ -160,6 +160,11 @@ impl Plane {
 
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// The instances requests are routed to.
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
     }
 
     /// Routing objects in force (one per kind and name).

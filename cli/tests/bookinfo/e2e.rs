@@ -900,6 +900,27 @@ async fn the_canary_commands_walk_the_tutorial_on_bookinfo_up() {
     assert_eq!(versions(&up, Some(&jason), 8).await, set(&["reviews-v2"]));
     assert_eq!(versions(&up, None, 8).await, set(&["reviews-v1"]));
 
+    // Mirroring, verified from v2's own request counters: clients see v1.
+    let url = format!("http://{}/productpage", up.entry);
+    let mirrored = ok(canary(
+        &up,
+        &[
+            "mirror",
+            "reviews",
+            "--to",
+            "v2",
+            "--percent",
+            "50",
+            "--verify",
+            "200",
+            "--url",
+            &url,
+        ],
+    )
+    .await);
+    assert!(mirrored.contains("mirror to v2 verified"), "{mirrored}");
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v1"]));
+
     ok(canary(&up, &["take-over", "reviews", "v2"]).await);
     assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
     ok(canary(&up, &["offline", "reviews", "v1"]).await);
