@@ -277,8 +277,14 @@ impl Local {
     }
 
     /// Ends the job with every request on the version that stays (the one
-    /// that is not `version`).
-    pub async fn offline(&self, service: &str, version: &str) -> Result<String, LocalError> {
+    /// that is not `version`), then stops `version`'s workload where the
+    /// data plane runs it (`bookinfo up`). The version that stays, and
+    /// whether a workload was stopped.
+    pub async fn offline(
+        &self,
+        service: &str,
+        version: &str,
+    ) -> Result<(String, bool), LocalError> {
         let job = self.job(service).await?;
         job.check_version(version)?;
         let stays = if version == job.stable {
@@ -288,7 +294,28 @@ impl Local {
         };
         let routed = job.at(Step::All(stays.clone()))?.virtual_service();
         self.apply(&[job::without_marks(&routed)]).await?;
-        Ok(stays)
+        let stopped = self.stop_workload(service, version).await?;
+        Ok((stays, stopped))
+    }
+
+    /// Stops the workload `SERVICE-VERSION` if the data plane runs it.
+    async fn stop_workload(&self, service: &str, version: &str) -> Result<bool, LocalError> {
+        let name = format!("{service}-{version}");
+        let epoch = self.get("/epoch").await?;
+        if epoch["processes"].get(&name).is_none() {
+            return Ok(false);
+        }
+        let url = format!("{}/processes/{name}/stop", self.base);
+        let response =
+            self.client
+                .post(&url)
+                .send()
+                .await
+                .map_err(|e| LocalError::Unreachable {
+                    url: url.clone(),
+                    cause: e.to_string(),
+                })?;
+        Ok(response.status().is_success())
     }
 
     /// The routing in force for `service` (shares per version), and its job.

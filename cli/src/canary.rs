@@ -325,8 +325,15 @@ async fn step(args: CanaryArgs) -> Result<String, String> {
             format!("{service}: rolled back to the routing before the job (epoch {epoch})")
         }
         CanaryCommand::Offline { service, version } => {
-            let stays = local.offline(&service, &version).await.map_err(fail)?;
-            format!("{service}: {version} offline, every request on {stays}; the job ended")
+            let (stays, stopped) = local.offline(&service, &version).await.map_err(fail)?;
+            let workload = if stopped {
+                format!(", its workload {service}-{version} stopped")
+            } else {
+                String::new()
+            };
+            format!(
+                "{service}: {version} offline{workload}, every request on {stays}; the job ended"
+            )
         }
         CanaryCommand::Status { service } => {
             let (routing, job) = local.status(&service).await.map_err(fail)?;

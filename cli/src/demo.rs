@@ -183,9 +183,9 @@ async fn steps(demo: &mut Demo<'_>) -> Result<(), String> {
         .await?;
 
     say("7. Take the canary job offline: reviews v1 removed");
-    let stays = canary.offline("reviews", "v1").await.map_err(fail)?;
+    let (stays, stopped) = canary.offline("reviews", "v1").await.map_err(fail)?;
     println!("bookinfo canary offline reviews v1: every request on {stays}; the job ended");
-    if demo.up.kill("reviews-v1").await {
+    if stopped {
         println!("stopped the reviews-v1 process");
     }
     demo.verify("v2 serves everything with v1 gone").await?;

@@ -14,7 +14,7 @@ use axum::routing::{delete, get, post};
 use serde_json::json;
 
 use crate::plane::{self, Applied, DeleteError, Plane};
-use crate::supervise::Processes;
+use crate::supervise::Workloads;
 use bookinfo_routing::load::{self, Loaded, Object};
 
 /// The largest routing body `POST /apply` reads. The shipped files are a
@@ -38,19 +38,20 @@ const ROUTING_TYPES: [&str; 5] = [
 #[derive(Clone)]
 struct Admin {
     plane: Arc<Plane>,
-    processes: Option<Processes>,
+    workloads: Option<Workloads>,
 }
 
-pub fn router(plane: Arc<Plane>, processes: Option<Processes>) -> Router {
+pub fn router(plane: Arc<Plane>, workloads: Option<Workloads>) -> Router {
     Router::new()
         .route("/epoch", get(epoch))
+        .route("/processes/{name}/stop", post(stop_process))
         .route("/apply", post(apply).delete(delete_file))
         .route("/objects", get(objects))
         .route("/objects/{kind}/{name}", delete(delete_one))
         .route("/ready", get(ready))
         .layer(DefaultBodyLimit::max(MAX_APPLY_BODY))
         .layer(middleware::from_fn(only_from_this_machine))
-        .with_state(Admin { plane, processes })
+        .with_state(Admin { plane, workloads })
 }
 
 /// A loopback name or address, with or without a port.
@@ -112,10 +113,23 @@ async fn epoch(State(admin): State<Admin>) -> Response {
         "warnings": table.warnings,
         "instances": plane.instances(),
     });
-    if let Some(processes) = &admin.processes {
-        body["processes"] = json!(processes.snapshot());
+    if let Some(workloads) = &admin.workloads {
+        body["processes"] = json!(workloads.processes.snapshot());
     }
     axum::Json(body).into_response()
+}
+
+/// `POST /processes/NAME/stop`: stops a workload for good (SIGTERM, so it
+/// drains; no restart), as taking a version offline removes its workload.
+async fn stop_process(State(admin): State<Admin>, Path(name): Path<String>) -> Response {
+    let Some(workloads) = &admin.workloads else {
+        return refuse(StatusCode::NOT_FOUND, "this data plane runs no processes");
+    };
+    if workloads.children.remove(&name, false).await {
+        axum::Json(json!({ "stopped": name })).into_response()
+    } else {
+        refuse(StatusCode::NOT_FOUND, &format!("no process `{name}` runs"))
+    }
 }
 
 /// Whether the request carries routing YAML (or JSON); a web page cannot

@@ -68,6 +68,46 @@ pub struct Status {
     pub last_exit: Option<String>,
 }
 
+/// The supervised processes themselves, by workload name, shared by the
+/// launcher and the admin endpoint (which may stop one for good).
+#[derive(Clone, Default)]
+pub struct Children(Arc<tokio::sync::Mutex<Vec<(String, Supervisor)>>>);
+
+impl Children {
+    pub(crate) async fn add(&self, name: String, supervisor: Supervisor) {
+        self.0.lock().await.push((name, supervisor));
+    }
+
+    /// Stops `name` for good, without a restart: SIGKILL when `kill`, else
+    /// SIGTERM first (so it drains). `false` when no such process runs.
+    pub async fn remove(&self, name: &str, kill: bool) -> bool {
+        let taken = {
+            let mut children = self.0.lock().await;
+            let index = children.iter().position(|(n, _)| n == name);
+            index.map(|i| children.remove(i).1)
+        };
+        match taken {
+            Some(supervisor) if kill => supervisor.kill().await,
+            Some(supervisor) => supervisor.stop().await,
+            None => return false,
+        }
+        true
+    }
+
+    /// Stops every process (SIGTERM first).
+    pub(crate) async fn stop_all(&self) {
+        let all: Vec<(String, Supervisor)> = self.0.lock().await.drain(..).collect();
+        futures_util::future::join_all(all.into_iter().map(|(_, child)| child.stop())).await;
+    }
+}
+
+/// What the admin endpoint sees of the workloads under `bookinfo up`.
+#[derive(Clone)]
+pub struct Workloads {
+    pub processes: Processes,
+    pub children: Children,
+}
+
 /// The state of every supervised process, shared with the admin endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct Processes(Arc<Mutex<BTreeMap<String, Status>>>);

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::envoy::config::Serves;
 use crate::envoy::process::{self, Feed};
 use crate::plane::{self, Instance, Plane};
-use crate::supervise::{Processes, Spec, Supervisor};
+use crate::supervise::{Children, Processes, Spec, Supervisor, Workloads};
 use bookinfo_routing::load;
 
 /// Environment variables of one workload.
@@ -91,7 +91,7 @@ pub struct Up {
     /// Envoy's own admin endpoint, when Envoy routes.
     pub envoy_admin: Option<SocketAddr>,
     envoy: Option<(tokio::process::Child, Arc<Feed>)>,
-    children: Vec<(String, Supervisor)>,
+    children: Children,
     stop: watch::Sender<bool>,
 }
 
@@ -137,7 +137,7 @@ impl Up {
             .collect();
 
         let mut instances = Vec::new();
-        let mut children = Vec::new();
+        let children = Children::default();
         let processes = Processes::default();
         for (name, app, version, env) in WORKLOADS {
             let mut vars = vec![
@@ -153,7 +153,7 @@ impl Up {
                 env: vars,
             };
             let (supervisor, addr) = Supervisor::start(spec, processes.clone()).await?;
-            children.push((name.to_owned(), supervisor));
+            children.add(name.to_owned(), supervisor).await;
             instances.push(Instance {
                 app: app.to_owned(),
                 labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
@@ -208,7 +208,13 @@ impl Up {
         let admin = admin_listener.local_addr().map_err(|e| io("admin", e))?;
         tokio::spawn(serve(
             admin_listener,
-            crate::admin::router(plane.clone(), Some(processes.clone())),
+            crate::admin::router(
+                plane.clone(),
+                Some(Workloads {
+                    processes: processes.clone(),
+                    children: children.clone(),
+                }),
+            ),
             stopped.clone(),
         ));
         if config.watch {
@@ -229,13 +235,7 @@ impl Up {
     /// Kills one service process for good, without a restart (to show
     /// degraded pages, or to take a version offline).
     pub async fn kill(&mut self, name: &str) -> bool {
-        match self.children.iter().position(|(n, _)| n == name) {
-            Some(index) => {
-                self.children.remove(index).1.kill().await;
-                true
-            }
-            None => false,
-        }
+        self.children.remove(name, true).await
     }
 
     /// Stops the routers and every service process (SIGTERM first, so
@@ -246,8 +246,7 @@ impl Up {
             let _ = child.kill().await;
             feed.remove();
         }
-        let stopping = self.children.into_iter().map(|(_, child)| child.stop());
-        futures_util::future::join_all(stopping).await;
+        self.children.stop_all().await;
     }
 }
 

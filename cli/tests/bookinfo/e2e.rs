@@ -923,7 +923,10 @@ async fn the_canary_commands_walk_the_tutorial_on_bookinfo_up() {
 
     ok(canary(&up, &["take-over", "reviews", "v2"]).await);
     assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
-    ok(canary(&up, &["offline", "reviews", "v1"]).await);
+    let offline = ok(canary(&up, &["offline", "reviews", "v1"]).await);
+    assert!(offline.contains("workload reviews-v1 stopped"), "{offline}");
+    let processes = up.processes.snapshot();
+    assert_eq!(processes["reviews-v1"].state, "stopped", "{processes:?}");
     assert!(ok(canary(&up, &["status", "reviews"]).await).contains("no canary job"));
     assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
     refused(
@@ -949,7 +952,7 @@ async fn canary_progress_promotes_a_healthy_canary_and_rolls_back_a_failing_one(
     let report = tempfile::NamedTempFile::new().unwrap();
     let progress = |version: &'static str| {
         [
-            "progress", "reviews", version, "--steps", "20,100", "--rate", "200", "--hold", "60s",
+            "progress", "reviews", version, "--steps", "20,100", "--rate", "100", "--hold", "60s",
             "--url",
         ]
     };
