@@ -8,8 +8,8 @@
 //! run's settings and set-up errors, validated once); `client` (the HTTP
 //! GET and the login); `sample` (one request sent and timed); `tally` (the
 //! counts); `report` (plan, progress, text, JSON, NDJSON, HTML); `control`
-//! and `follow` (steering a run, following routing epochs); `run` (the event
-//! loop); `cli` (arguments to a configuration). Modules are private; the
+//! and `follow` (steering a run, following routing epochs); `order` (answers
+//! to the verdict engine in schedule order); `run` (the event loop); `cli` (arguments to a configuration). Modules are private; the
 //! root exports what `loadgen`'s main, `bookinfo demo` and the tests use.
 
 mod classify;
@@ -21,6 +21,7 @@ mod expect;
 pub mod follow;
 mod format;
 mod latency;
+mod order;
 mod report;
 mod run;
 mod sample;

@@ -17,6 +17,7 @@ use crate::config::{EndReason, RunConfig, SetupError};
 use crate::control::{Command, ControlReceiver, control};
 use crate::expect::ExpectedSplit;
 use crate::format::format_duration;
+use crate::order::InOrder;
 use crate::report::json::RunReport;
 use crate::report::ndjson::NdjsonWriter;
 use crate::report::progress::{Console, Snapshot};
@@ -25,7 +26,7 @@ use crate::sample::{Completed, send};
 use crate::schedule::{Load, PreciseTimer, Scheduler};
 use crate::tally::{EpochMark, Tally};
 use bookinfo_api::exit;
-use bookinfo_verdict::{SplitVerifier, Verdict};
+use bookinfo_verdict::{Outcome, SplitVerifier, Verdict};
 
 /// The exit code of a verification (the table of `bookinfo_api::exit`):
 /// PASS or a measurement without expectation 0, FAIL 1, anything undecided 2.
@@ -109,6 +110,7 @@ pub async fn run_controlled(
         in_flight: JoinSet::new(),
         target: Arc::new(target),
         verifier,
+        order: InOrder::default(),
         ndjson,
         console,
         config: &config,
@@ -209,6 +211,8 @@ struct Runner<'a> {
     in_flight: JoinSet<Completed>,
     target: Arc<Target>,
     verifier: Option<SplitVerifier>,
+    /// Answers on their way to the verifier, in schedule order.
+    order: InOrder<Outcome>,
     ndjson: Option<NdjsonWriter>,
     console: Console,
 }
@@ -296,6 +300,8 @@ impl Runner<'_> {
                 if let Some(w) = &mut self.ndjson {
                     w.overflow(slot.index, offset);
                 }
+                let released = self.order.done(slot.index, None);
+                self.observe(released);
                 continue;
             }
             self.in_flight.spawn(send(Arc::clone(&self.target), slot));
@@ -310,14 +316,24 @@ impl Runner<'_> {
         }
         if discarded {
             self.tally.discarded += 1;
+            let released = self.order.done(c.index, None);
+            self.observe(released);
             return;
         }
         self.tally.record(c);
-        if let Some(v) = &mut self.verifier {
+        let outcome = c.fetched.classification.class.to_outcome();
+        let released = self.order.done(c.index, Some(outcome));
+        self.observe(released);
+    }
+
+    /// Feeds answers, in schedule order, to the verdict engine.
+    fn observe(&mut self, outcomes: Vec<Outcome>) {
+        let Some(v) = &mut self.verifier else {
+            return;
+        };
+        for outcome in outcomes {
             let before = v.verdict().is_decided();
-            let verdict = v
-                .observe(c.fetched.classification.class.to_outcome())
-                .clone();
+            let verdict = v.observe(outcome).clone();
             if !before && verdict.is_decided() {
                 let msg = format!(
                     "{verdict} after {} responses ({})",
@@ -332,6 +348,7 @@ impl Runner<'_> {
     fn restart(&mut self, expected: ExpectedSplit, settle: Duration) {
         let now = Instant::now();
         self.discard_before = later(now, settle);
+        self.order.forget();
         let at = self.tally.seconds_since_start(now);
         self.console.info(&format!(
             "new expected split at {}: {}",

@@ -28,6 +28,8 @@ pub(crate) struct StubOptions {
     pub delay: Duration,
     /// Requests with `hit % n == n - 1` wait this long (timeouts).
     pub slow_every: Option<(u64, Duration)>,
+    /// Requests answered by this version wait this long (a slow canary).
+    pub slow_version: Option<(&'static str, Duration)>,
 }
 
 impl StubOptions {
@@ -38,6 +40,7 @@ impl StubOptions {
             header: true,
             delay: Duration::ZERO,
             slow_every: None,
+            slow_version: None,
         }
     }
 }
@@ -151,6 +154,11 @@ async fn product_page(
         }
         chosen
     };
+    if let Some((slow, wait)) = o.slow_version
+        && slow == version
+    {
+        tokio::time::sleep(wait).await;
+    }
     let mut response = page(version, !o.header).into_response();
     if o.header {
         let value = HeaderValue::from_str(&format!("reviews-{version}")).expect("header");

@@ -133,3 +133,24 @@ async fn the_logged_in_user_gets_its_route() {
     let result = run(config).await.unwrap();
     assert_eq!(result.verdict, Some(Verdict::Pass), "{:?}", result.verdict);
 }
+
+/// A canary that answers slowly is not seen as under-weighted: answers reach
+/// the verdict engine in the order their requests were sent, so the requests
+/// still in flight when a decision could come do not bias it. (Fed in
+/// completion order, the first few hundred answers are nearly all v1's and
+/// the true 50/50 split fails.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_canary_is_not_under_weighted_by_the_answers_still_in_flight() {
+    let mut options = StubOptions::weighted(&[("v1", 50), ("v2", 50)]);
+    options.slow_version = Some(("v2", std::time::Duration::from_millis(400)));
+    let stub = spawn_stub(options).await;
+    let mut config = fast_config(stub.url("/productpage"), 1_500);
+    expect(&mut config, "v1=50,v2=50");
+    config.stop_on_decision = true;
+    let result = run(config).await.unwrap();
+    assert!(
+        !matches!(result.verdict, Some(Verdict::Fail(_))),
+        "{:?}",
+        result.verdict
+    );
+}
