@@ -215,13 +215,21 @@ impl Job {
 /// A VirtualService as the job found it: without the job's annotations.
 pub fn without_marks(object: &Value) -> Value {
     let mut object = object.clone();
-    if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
+    // `get_mut`, not indexing: indexing would add a null `annotations`.
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return object;
+    };
+    if let Some(annotations) = metadata
+        .get_mut("annotations")
+        .and_then(Value::as_object_mut)
+    {
         annotations.retain(|key, _| !key.starts_with(PREFIX));
-        if annotations.is_empty() {
-            object["metadata"]
-                .as_object_mut()
-                .map(|m: &mut Map<String, Value>| m.remove("annotations"));
-        }
+    }
+    let empty = metadata
+        .get("annotations")
+        .is_some_and(|a| a.as_object().is_none_or(Map::is_empty));
+    if empty {
+        metadata.remove("annotations");
     }
     object
 }

@@ -4,12 +4,13 @@
 //! User-Agent), mirror, blue-green, take over, roll back to where the job
 //! started, take the old version offline. Each step is one VirtualService
 //! (`job`: rendering, pure) applied in one change, or not at all, through
-//! the data plane's admin endpoint (`local`); the job's state lives in
-//! annotations on that VirtualService, so any later invocation knows where
-//! the rollout stands.
+//! the data plane's admin endpoint or `kubectl` (`jobs`, `kube`); the
+//! job's state lives in annotations on that VirtualService, so any later
+//! invocation, from any machine, knows where the rollout stands.
 
 pub mod job;
-pub mod local;
+pub mod jobs;
+mod kube;
 
 pub use job::{Job, JobError, Rule, Step};
-pub use local::{Local, LocalError};
+pub use jobs::{CanaryError, Jobs};

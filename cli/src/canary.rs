@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bookinfo_canary::job::{self, Step, step_text};
-use bookinfo_canary::{Job, Local, Rule};
+use bookinfo_canary::{Job, Jobs, Rule};
 use clap::{Args, Subcommand};
 
 use crate::progress::{self, Progress};
@@ -16,8 +16,40 @@ pub(crate) struct CanaryArgs {
     /// stack's router's).
     #[arg(long, default_value = "http://127.0.0.1:15000")]
     admin: String,
+    /// Where the job runs: `local` (the admin endpoint above: `bookinfo up`
+    /// or the compose stack) or `kube` (the cluster of the current kubectl
+    /// context, namespace included).
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    target: Target,
+    /// The kubectl program (`--target kube`).
+    #[arg(long, default_value = "kubectl")]
+    kubectl: std::path::PathBuf,
+    /// `--target kube`: print the objects each step would apply; change nothing.
+    #[arg(long)]
+    dry_run: bool,
     #[command(subcommand)]
     command: CanaryCommand,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Target {
+    Local,
+    Kube,
+}
+
+impl CanaryArgs {
+    fn jobs(&self) -> Result<Jobs, String> {
+        if self.dry_run && matches!(self.target, Target::Local) {
+            return Err(
+                "--dry-run is for --target kube (the admin endpoint applies at once)".into(),
+            );
+        }
+        match self.target {
+            Target::Local => Jobs::new(&self.admin),
+            Target::Kube => Jobs::kube(self.kubectl.clone(), self.dry_run),
+        }
+        .map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Subcommand)]
@@ -143,6 +175,13 @@ fn rule(
 
 /// Runs one command, saying what it did on stdout.
 pub(crate) async fn run(args: CanaryArgs) -> Result<ExitCode, String> {
+    if matches!(args.command, CanaryCommand::Progress { .. }) && matches!(args.target, Target::Kube)
+    {
+        return Err(
+            "progress drives traffic at the local app and reads its routing epochs: --target local"
+                .into(),
+        );
+    }
     if let CanaryCommand::Progress {
         service,
         version,
@@ -177,7 +216,7 @@ pub(crate) async fn run(args: CanaryArgs) -> Result<ExitCode, String> {
         url,
     } = &args.command
     {
-        let local = Local::new(&args.admin).map_err(|e| e.to_string())?;
+        let local = args.jobs()?;
         let job = mirror(&local, service, to, *percent).await?;
         println!("{}", describe(&job));
         let (verified, said) = verify_mirror(&local, &job, *percent, *pages, url).await?;
@@ -193,7 +232,7 @@ pub(crate) async fn run(args: CanaryArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn mirror(local: &Local, service: &str, to: &str, percent: f64) -> Result<Job, String> {
+async fn mirror(local: &Jobs, service: &str, to: &str, percent: f64) -> Result<Job, String> {
     let job = local.job(service).await.map_err(|e| e.to_string())?;
     if to != job.canary {
         return Err(format!(
@@ -217,7 +256,7 @@ const MIRROR_SETTLE: Duration = Duration::from_secs(3);
 /// counters, the copies it received: the mirror holds when the count is
 /// within the binomial bounds of `percent` (a 0.1% false-alarm rate).
 async fn verify_mirror(
-    local: &Local,
+    local: &Jobs,
     job: &Job,
     percent: f64,
     pages: u64,
@@ -265,8 +304,8 @@ async fn verify_mirror(
 
 /// One step of a job; what it did.
 async fn step(args: CanaryArgs) -> Result<String, String> {
-    let local = Local::new(&args.admin).map_err(|e| e.to_string())?;
-    let fail = |e: bookinfo_canary::LocalError| e.to_string();
+    let local = args.jobs()?;
+    let fail = |e: bookinfo_canary::CanaryError| e.to_string();
     Ok(match args.command {
         CanaryCommand::Create {
             service,

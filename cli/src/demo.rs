@@ -19,7 +19,7 @@ use bookinfo_verdict::{Verdict, VerdictConfig};
 use reqwest::Url;
 
 use bookinfo_canary::job::step_text;
-use bookinfo_canary::{Job, Local, Step};
+use bookinfo_canary::{Job, Jobs, Step};
 use bookinfo_mesh::up::{Up, UpConfig};
 
 /// The tutorial's cadence: one request every 0.5 s.
@@ -49,8 +49,8 @@ struct Demo<'a> {
 
 impl Demo<'_> {
     /// The canary commands, against this run's admin endpoint.
-    fn canary(&self) -> Result<Local, String> {
-        Local::new(&format!("http://{}", self.up.admin)).map_err(|e| e.to_string())
+    fn canary(&self) -> Result<Jobs, String> {
+        Jobs::new(&format!("http://{}", self.up.admin)).map_err(|e| e.to_string())
     }
 
     /// Says what a canary command did, as `bookinfo canary` does.
@@ -159,7 +159,7 @@ async fn steps(demo: &mut Demo<'_>) -> Result<(), String> {
 
     say("2. Canary release of reviews v2: v1 30% / v2 70% (forward by traffic ratio)");
     let canary = demo.canary()?;
-    let fail = |e: bookinfo_canary::LocalError| e.to_string();
+    let fail = |e: bookinfo_canary::CanaryError| e.to_string();
     let job = canary.create("reviews", "v2", None).await.map_err(fail)?;
     demo.done("create reviews v2", &job);
     let weights = vec![("v1".to_owned(), 30), ("v2".to_owned(), 70)];

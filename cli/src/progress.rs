@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bookinfo_canary::{Local, Step};
+use bookinfo_canary::{Jobs, Step};
 use bookinfo_loadgen::{Display, Limits, Load, RunConfig, control, follow, run_controlled};
 use bookinfo_verdict::Verdict;
 use reqwest::Url;
@@ -64,7 +64,7 @@ pub(crate) async fn run(progress: Progress) -> Result<bool, String> {
     if !(progress.rate > 0.0 && progress.rate <= 10_000.0) {
         return Err("--rate must be between 0 and 10000 requests/s".into());
     }
-    let local = Local::new(&progress.admin).map_err(|e| e.to_string())?;
+    let local = Jobs::new(&progress.admin).map_err(|e| e.to_string())?;
     let job = local
         .job(&progress.service)
         .await

@@ -1,5 +1,6 @@
 //! The commands' own checks of their arguments, and `bookinfo probe`.
 
+use std::path::Path;
 use std::process::Command;
 
 use axum::Router;
@@ -112,4 +113,136 @@ fn bookinfo_envoy_config_prints_a_bootstrap_that_envoy_validates() {
     ]);
     assert_eq!(code, Some(3));
     assert!(stderr.contains("/nonexistent/routes.yaml"), "{stderr}");
+}
+
+/// `bookinfo canary --target kube` against a recording stand-in of kubectl
+/// (`kubectl-standin.py`, which keeps a namespace's objects in a file: no
+/// cluster is reachable from these machines): each step one
+/// `kubectl apply -f -`, the job read back from the VirtualService's
+/// annotations by the next invocation, `--dry-run` changing nothing and its
+/// objects passing `bookinfo lint`, `offline` deleting the old Deployment.
+#[test]
+fn the_kube_target_applies_each_step_with_kubectl_and_keeps_the_job_on_the_cluster() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let standin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bookinfo/kubectl-standin.py");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let log = dir.path().join("log.jsonl");
+    let kubectl = |args: &[&str]| {
+        let output = Command::new(&standin)
+            .args(args)
+            .env("KUBECTL_STANDIN_STATE", &state)
+            .env("KUBECTL_STANDIN_LOG", &log)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    for file in [
+        "k8s/bookinfo.yaml",
+        "istio/destination-rule-all.yaml",
+        "istio/virtual-service-all-v1.yaml",
+    ] {
+        kubectl(&["apply", "-f", repo.join(file).to_str().unwrap()]);
+    }
+    let canary = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+            .args(["canary", "--target", "kube", "--kubectl"])
+            .arg(&standin)
+            .args(args)
+            .env("KUBECTL_STANDIN_STATE", &state)
+            .env("KUBECTL_STANDIN_LOG", &log)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let reviews = || -> serde_json::Value {
+        let list: serde_json::Value =
+            serde_json::from_str(&kubectl(&["get", "virtualservice", "-o", "json"])).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["metadata"]["name"] == "reviews")
+            .cloned()
+            .unwrap()
+    };
+    let before = reviews();
+
+    let (code, stdout, stderr) = canary(&["create", "reviews", "v2"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        reviews()["metadata"]["annotations"]["canary.bookinfo.io/stable"],
+        "v1"
+    );
+    // A second invocation finds the job on the cluster.
+    let (code, _, stderr) = canary(&["weight", "reviews", "v1=30", "v2=70"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(reviews()["spec"]["http"][0]["route"][1]["weight"], 70);
+    let (code, _, stderr) = canary(&["create", "reviews", "v3"]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("already has a canary job"), "{stderr}");
+
+    // --dry-run prints the step and changes nothing; its objects lint clean.
+    let (code, printed, stderr) = canary(&["--dry-run", "weight", "reviews", "v1=50", "v2=50"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(reviews()["spec"]["http"][0]["route"][1]["weight"], 70);
+    // The List, then the line saying what the step is.
+    let end = printed.find("\n}\n").unwrap() + 2;
+    let list: serde_json::Value = serde_json::from_str(&printed[..end]).unwrap();
+    assert!(printed[end..].contains("weights v1=50 v2=50"), "{printed}");
+    let rendered = dir.path().join("rendered.yaml");
+    std::fs::write(&rendered, list["items"][0].to_string()).unwrap();
+    let lint = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .arg("lint")
+        .arg(repo.join("k8s"))
+        .arg(repo.join("istio/destination-rule-all.yaml"))
+        .arg(&rendered)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+
+    let (code, _, stderr) = canary(&["rollback", "reviews"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(reviews()["spec"], before["spec"]);
+    assert!(
+        reviews()["metadata"].get("annotations").is_none(),
+        "{}",
+        reviews()["metadata"]
+    );
+
+    for step in [
+        &["create", "reviews", "v2"][..],
+        &["take-over", "reviews", "v2"],
+        &["offline", "reviews", "v1"],
+    ] {
+        let (code, _, stderr) = canary(step);
+        assert_eq!(code, Some(0), "{step:?}: {stderr}");
+    }
+    let deployments = kubectl(&["get", "deployments", "-o", "json"]);
+    assert!(
+        !deployments.contains("\"reviews-v1\""),
+        "reviews-v1 deleted"
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.contains(r#"["delete", "deployment", "reviews-v1"]"#),
+        "{calls}"
+    );
+    assert!(
+        calls
+            .lines()
+            .filter(|l| l.contains(r#"["apply", "-f", "-"]"#))
+            .count()
+            >= 5,
+        "one kubectl apply per step"
+    );
 }

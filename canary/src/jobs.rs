@@ -1,21 +1,24 @@
-//! The canary commands against a running data plane (`bookinfo up`, or the
-//! compose stack's router), through its admin endpoint: the routing
-//! objects in force are read from `GET /objects`, each step is one
-//! `POST /apply` (all its objects in one change, or none), the shares in
-//! force and the workloads from `GET /epoch`.
+//! The canary commands against a target: a running data plane (`bookinfo
+//! up`, or the compose stack's router) through its admin endpoint (the
+//! routing objects in force from `GET /objects`, each step one
+//! `POST /apply`: all its objects in one change, or none; the shares and
+//! the workloads from `GET /epoch`), or a cluster through `kubectl`.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use std::path::PathBuf;
+
 use crate::job::{self, Job, JobError, Rule, Step};
+use crate::kube::Kubectl;
 
 /// How long one admin call may take: the admin answers in milliseconds; a
 /// large routing set compiles in well under a second.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
-pub enum LocalError {
+pub enum CanaryError {
     #[error("the admin endpoint {url} cannot be reached: {cause}")]
     Unreachable { url: String, cause: String },
     #[error("the admin endpoint refused the change: {0}")]
@@ -44,35 +47,50 @@ pub enum LocalError {
         "{0}'s routing does not send everything to one version: say which is stable with --stable"
     )]
     NoStable(String),
+    #[error("{command} failed: {cause}")]
+    Kubectl { command: String, cause: String },
+    #[error("{0} needs the data plane's admin endpoint (--target local)")]
+    NeedsAdmin(&'static str),
     #[error(transparent)]
     Job(#[from] JobError),
 }
 
-/// A data plane's admin endpoint.
-pub struct Local {
+/// The jobs of one target: a data plane's admin endpoint, or a cluster
+/// through `kubectl`.
+pub struct Jobs {
     base: String,
     client: reqwest::Client,
+    kube: Option<Kubectl>,
 }
 
-impl Local {
+impl Jobs {
     /// `base` is the admin endpoint's URL (`http://127.0.0.1:15000`).
-    pub fn new(base: &str) -> Result<Self, LocalError> {
+    pub fn new(base: &str) -> Result<Self, CanaryError> {
         let client = reqwest::Client::builder()
             .timeout(ADMIN_TIMEOUT)
             .build()
-            .map_err(|e| LocalError::Unreachable {
+            .map_err(|e| CanaryError::Unreachable {
                 url: base.to_owned(),
                 cause: e.to_string(),
             })?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             client,
+            kube: None,
         })
     }
 
-    async fn get(&self, path: &str) -> Result<Value, LocalError> {
+    /// A cluster through `kubectl` (`program`); with `dry_run` the objects
+    /// of each step are printed, not applied.
+    pub fn kube(program: PathBuf, dry_run: bool) -> Result<Self, CanaryError> {
+        let mut jobs = Self::new("")?;
+        jobs.kube = Some(Kubectl { program, dry_run });
+        Ok(jobs)
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, CanaryError> {
         let url = format!("{}{path}", self.base);
-        let unreachable = |cause: String| LocalError::Unreachable {
+        let unreachable = |cause: String| CanaryError::Unreachable {
             url: url.clone(),
             cause,
         };
@@ -91,8 +109,12 @@ impl Local {
             .map_err(|e| unreachable(e.to_string()))
     }
 
-    /// Applies `objects` in one change; the new routing epoch.
-    async fn apply(&self, objects: &[Value]) -> Result<u64, LocalError> {
+    /// Applies `objects` in one change; the new routing epoch (0 on a
+    /// cluster, which counts generations per object).
+    async fn apply(&self, objects: &[Value]) -> Result<u64, CanaryError> {
+        if let Some(kube) = &self.kube {
+            return kube.apply(objects).await.map(|()| 0);
+        }
         let body: Vec<String> = objects.iter().map(Value::to_string).collect();
         let url = format!("{}/apply", self.base);
         let response = self
@@ -102,14 +124,14 @@ impl Local {
             .body(body.join("\n---\n"))
             .send()
             .await
-            .map_err(|e| LocalError::Unreachable {
+            .map_err(|e| CanaryError::Unreachable {
                 url: url.clone(),
                 cause: e.to_string(),
             })?;
         let ok = response.status().is_success();
         let answer: Value = response.json().await.unwrap_or_default();
         if !ok {
-            return Err(LocalError::Refused(
+            return Err(CanaryError::Refused(
                 answer["error"]
                     .as_str()
                     .unwrap_or("no reason given")
@@ -119,21 +141,24 @@ impl Local {
         Ok(answer["epoch"].as_u64().unwrap_or(0))
     }
 
-    async fn delete_virtual_service(&self, service: &str) -> Result<u64, LocalError> {
+    async fn delete_virtual_service(&self, service: &str) -> Result<u64, CanaryError> {
+        if let Some(kube) = &self.kube {
+            return kube.delete("virtualservice", service).await.map(|()| 0);
+        }
         let url = format!("{}/objects/VirtualService/{service}", self.base);
         let response =
             self.client
                 .delete(&url)
                 .send()
                 .await
-                .map_err(|e| LocalError::Unreachable {
+                .map_err(|e| CanaryError::Unreachable {
                     url: url.clone(),
                     cause: e.to_string(),
                 })?;
         let ok = response.status().is_success();
         let answer: Value = response.json().await.unwrap_or_default();
         if !ok {
-            return Err(LocalError::Refused(
+            return Err(CanaryError::Refused(
                 answer["error"]
                     .as_str()
                     .unwrap_or("no reason given")
@@ -143,13 +168,16 @@ impl Local {
         Ok(answer["epoch"].as_u64().unwrap_or(0))
     }
 
-    async fn objects(&self) -> Result<Vec<Value>, LocalError> {
+    async fn objects(&self) -> Result<Vec<Value>, CanaryError> {
+        if let Some(kube) = &self.kube {
+            return kube.objects().await;
+        }
         let listed = self.get("/objects").await?;
         Ok(listed["items"].as_array().cloned().unwrap_or_default())
     }
 
     /// The service's VirtualService in force, if any.
-    async fn virtual_service(&self, service: &str) -> Result<Option<Value>, LocalError> {
+    async fn virtual_service(&self, service: &str) -> Result<Option<Value>, CanaryError> {
         Ok(self
             .objects()
             .await?
@@ -158,24 +186,24 @@ impl Local {
     }
 
     /// The job on `service`.
-    pub async fn job(&self, service: &str) -> Result<Job, LocalError> {
+    pub async fn job(&self, service: &str) -> Result<Job, CanaryError> {
         let vs = self.virtual_service(service).await?;
         vs.as_ref()
             .map(Job::from_virtual_service)
             .transpose()?
             .flatten()
-            .ok_or_else(|| LocalError::NoJob(service.to_owned()))
+            .ok_or_else(|| CanaryError::NoJob(service.to_owned()))
     }
 
     /// The subsets the DestinationRules of `service` define.
-    async fn versions(&self, service: &str) -> Result<Vec<String>, LocalError> {
+    async fn versions(&self, service: &str) -> Result<Vec<String>, CanaryError> {
         let objects = self.objects().await?;
         let rules: Vec<&Value> = objects
             .iter()
             .filter(|o| o["kind"] == "DestinationRule" && o["spec"]["host"] == service)
             .collect();
         if rules.is_empty() {
-            return Err(LocalError::UnknownService(service.to_owned()));
+            return Err(CanaryError::UnknownService(service.to_owned()));
         }
         Ok(rules
             .iter()
@@ -184,14 +212,25 @@ impl Local {
             .collect())
     }
 
-    async fn check_version(&self, service: &str, version: &str) -> Result<(), LocalError> {
+    async fn check_version(&self, service: &str, version: &str) -> Result<(), CanaryError> {
         let versions = self.versions(service).await?;
         if !versions.iter().any(|v| v == version) {
-            return Err(LocalError::UnknownVersion {
+            return Err(CanaryError::UnknownVersion {
                 service: service.to_owned(),
                 version: version.to_owned(),
                 known: versions.join(", "),
             });
+        }
+        if let Some(kube) = &self.kube {
+            let running = kube.deployments().await?;
+            if !running.contains(&format!("{service}-{version}")) {
+                return Err(CanaryError::NoWorkload {
+                    service: service.to_owned(),
+                    version: version.to_owned(),
+                    running: format!("{running:?}"),
+                });
+            }
+            return Ok(());
         }
         // Under `bookinfo up` the workloads are listed; a plane in front
         // of containers lists none and is trusted.
@@ -205,7 +244,7 @@ impl Local {
                     .filter(|(_, s)| running(s))
                     .map(|(n, _)| n)
                     .collect();
-                return Err(LocalError::NoWorkload {
+                return Err(CanaryError::NoWorkload {
                     service: service.to_owned(),
                     version: version.to_owned(),
                     running: format!("{names:?}"),
@@ -223,7 +262,7 @@ impl Local {
         service: &str,
         version: &str,
         stable: Option<&str>,
-    ) -> Result<Job, LocalError> {
+    ) -> Result<Job, CanaryError> {
         // An unknown service first: nothing else can be said of it.
         self.versions(service).await?;
         let current = self.virtual_service(service).await?;
@@ -233,14 +272,14 @@ impl Local {
             .transpose()?
             .flatten()
         {
-            return Err(LocalError::JobExists(job.service, job.stable, job.canary));
+            return Err(CanaryError::JobExists(job.service, job.stable, job.canary));
         }
         let stable = match stable {
             Some(stable) => stable.to_owned(),
             None => current
                 .as_ref()
                 .and_then(single_version)
-                .ok_or_else(|| LocalError::NoStable(service.to_owned()))?,
+                .ok_or_else(|| CanaryError::NoStable(service.to_owned()))?,
         };
         self.check_version(service, &stable).await?;
         self.check_version(service, version).await?;
@@ -256,19 +295,19 @@ impl Local {
     }
 
     /// Moves the job on `service` to `step`.
-    pub async fn step(&self, service: &str, step: Step) -> Result<Job, LocalError> {
+    pub async fn step(&self, service: &str, step: Step) -> Result<Job, CanaryError> {
         let job = self.job(service).await?.at(step)?;
         self.apply(&[job.virtual_service()]).await?;
         Ok(job)
     }
 
     /// Requests matching `rule` to the canary.
-    pub async fn match_rule(&self, service: &str, rule: Rule) -> Result<Job, LocalError> {
+    pub async fn match_rule(&self, service: &str, rule: Rule) -> Result<Job, CanaryError> {
         self.step(service, Step::Match(rule)).await
     }
 
     /// Back to where the job started: its VirtualService, or none.
-    pub async fn rollback(&self, service: &str) -> Result<u64, LocalError> {
+    pub async fn rollback(&self, service: &str) -> Result<u64, CanaryError> {
         let job = self.job(service).await?;
         match &job.start {
             Some(start) => self.apply(&[job::without_marks(start)]).await,
@@ -284,7 +323,7 @@ impl Local {
         &self,
         service: &str,
         version: &str,
-    ) -> Result<(String, bool), LocalError> {
+    ) -> Result<(String, bool), CanaryError> {
         let job = self.job(service).await?;
         job.check_version(version)?;
         let stays = if version == job.stable {
@@ -299,8 +338,12 @@ impl Local {
     }
 
     /// Stops the workload `SERVICE-VERSION` if the data plane runs it.
-    async fn stop_workload(&self, service: &str, version: &str) -> Result<bool, LocalError> {
+    async fn stop_workload(&self, service: &str, version: &str) -> Result<bool, CanaryError> {
         let name = format!("{service}-{version}");
+        if let Some(kube) = &self.kube {
+            // The old version's workload removed, as the tutorial's last step.
+            return kube.delete("deployment", &name).await.map(|()| true);
+        }
         let epoch = self.get("/epoch").await?;
         if epoch["processes"].get(&name).is_none() {
             return Ok(false);
@@ -311,7 +354,7 @@ impl Local {
                 .post(&url)
                 .send()
                 .await
-                .map_err(|e| LocalError::Unreachable {
+                .map_err(|e| CanaryError::Unreachable {
                     url: url.clone(),
                     cause: e.to_string(),
                 })?;
@@ -319,24 +362,30 @@ impl Local {
     }
 
     /// The routing in force for `service` (shares per version), and its job.
-    pub async fn status(&self, service: &str) -> Result<(Value, Option<Job>), LocalError> {
-        let epoch = self.get("/epoch").await?;
+    pub async fn status(&self, service: &str) -> Result<(Value, Option<Job>), CanaryError> {
+        let epoch = match &self.kube {
+            Some(_) => Value::Null,
+            None => self.get("/epoch").await?,
+        };
         let shares = epoch["shares"][service].clone();
         let job = match self.job(service).await {
             Ok(job) => Some(job),
-            Err(LocalError::NoJob(_)) => None,
+            Err(CanaryError::NoJob(_)) => None,
             Err(error) => return Err(error),
         };
         Ok((json!({"epoch": epoch["epoch"], "shares": shares}), job))
     }
 }
 
-impl Local {
+impl Jobs {
     /// Requests the instances of `service` `version` have answered, from
     /// their own counters (`http_requests_total` on `/metrics`, health
     /// checks and scrapes left out): how mirrored requests are seen, since
     /// no client gets their answers.
-    pub async fn requests_served(&self, service: &str, version: &str) -> Result<u64, LocalError> {
+    pub async fn requests_served(&self, service: &str, version: &str) -> Result<u64, CanaryError> {
+        if self.kube.is_some() {
+            return Err(CanaryError::NeedsAdmin("counting a version's requests"));
+        }
         let epoch = self.get("/epoch").await?;
         let instances: Vec<String> = epoch["instances"]
             .as_array()
@@ -346,7 +395,7 @@ impl Local {
             .filter_map(|i| i["authority"].as_str().map(str::to_owned))
             .collect();
         if instances.is_empty() {
-            return Err(LocalError::NoWorkload {
+            return Err(CanaryError::NoWorkload {
                 service: service.to_owned(),
                 version: version.to_owned(),
                 running: "none listed by the admin endpoint".into(),
@@ -361,13 +410,13 @@ impl Local {
                 .send()
                 .await
                 .and_then(reqwest::Response::error_for_status)
-                .map_err(|e| LocalError::Unreachable {
+                .map_err(|e| CanaryError::Unreachable {
                     url: url.clone(),
                     cause: e.to_string(),
                 })?
                 .text()
                 .await
-                .map_err(|e| LocalError::Unreachable {
+                .map_err(|e| CanaryError::Unreachable {
                     url: url.clone(),
                     cause: e.to_string(),
                 })?;
