@@ -117,28 +117,12 @@ impl Jobs {
         }
         let body: Vec<String> = objects.iter().map(Value::to_string).collect();
         let url = format!("{}/apply", self.base);
-        let response = self
+        let request = self
             .client
             .post(&url)
             .header("content-type", "application/yaml")
-            .body(body.join("\n---\n"))
-            .send()
-            .await
-            .map_err(|e| CanaryError::Unreachable {
-                url: url.clone(),
-                cause: e.to_string(),
-            })?;
-        let ok = response.status().is_success();
-        let answer: Value = response.json().await.unwrap_or_default();
-        if !ok {
-            return Err(CanaryError::Refused(
-                answer["error"]
-                    .as_str()
-                    .unwrap_or("no reason given")
-                    .to_owned(),
-            ));
-        }
-        Ok(answer["epoch"].as_u64().unwrap_or(0))
+            .body(body.join("\n---\n"));
+        change(request, url).await
     }
 
     async fn delete_virtual_service(&self, service: &str) -> Result<u64, CanaryError> {
@@ -146,26 +130,7 @@ impl Jobs {
             return kube.delete("virtualservice", service).await.map(|()| 0);
         }
         let url = format!("{}/objects/VirtualService/{service}", self.base);
-        let response =
-            self.client
-                .delete(&url)
-                .send()
-                .await
-                .map_err(|e| CanaryError::Unreachable {
-                    url: url.clone(),
-                    cause: e.to_string(),
-                })?;
-        let ok = response.status().is_success();
-        let answer: Value = response.json().await.unwrap_or_default();
-        if !ok {
-            return Err(CanaryError::Refused(
-                answer["error"]
-                    .as_str()
-                    .unwrap_or("no reason given")
-                    .to_owned(),
-            ));
-        }
-        Ok(answer["epoch"].as_u64().unwrap_or(0))
+        change(self.client.delete(&url), url).await
     }
 
     async fn objects(&self) -> Result<Vec<Value>, CanaryError> {
@@ -436,6 +401,22 @@ fn served(metrics: &str) -> u64 {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .map(|n| n as u64)
         .sum()
+}
+
+/// Sends a change to the admin endpoint; the new routing epoch, or the
+/// endpoint's reason for refusing it.
+async fn change(request: reqwest::RequestBuilder, url: String) -> Result<u64, CanaryError> {
+    let response = request.send().await.map_err(|e| CanaryError::Unreachable {
+        url,
+        cause: e.to_string(),
+    })?;
+    let ok = response.status().is_success();
+    let answer: Value = response.json().await.unwrap_or_default();
+    if !ok {
+        let reason = answer["error"].as_str().unwrap_or("no reason given");
+        return Err(CanaryError::Refused(reason.to_owned()));
+    }
+    Ok(answer["epoch"].as_u64().unwrap_or(0))
 }
 
 /// The one version a VirtualService sends everything to, if it does.
