@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bookinfo_loadgen::Display;
-use bookinfo_loadgen::follow;
-use bookinfo_loadgen::{Limits, Load, RunConfig, control, run_controlled};
-use bookinfo_verdict::{Verdict, VerdictConfig};
+use bookinfo_verdict::Verdict;
 use reqwest::Url;
 
 use bookinfo_canary::job::step_text;
@@ -68,41 +66,18 @@ impl Demo<'_> {
         let admin: Url = format!("http://{}/", self.up.admin)
             .parse()
             .map_err(|_| "admin URL")?;
-        let client = reqwest::Client::new();
-        let epoch = follow::current(&client, &admin, "reviews")
-            .await
-            .map_err(|e| e.to_string())?;
-        let split = epoch
-            .split
-            .ok_or("no weighted route for reviews is in force")?;
         let url: Url = format!("http://{}/productpage", self.up.entry)
             .parse()
             .map_err(|_| "entry URL")?;
-        let mut run = RunConfig::new(url);
-        run.load = Load::Open {
-            interval: Duration::try_from_secs_f64(1.0 / self.config.rate)
-                .map_err(|_| format!("the rate {} is out of range", self.config.rate))?,
-        };
-        run.limits = Limits {
-            duration: Some(self.config.step_limit),
-            requests: None,
-        };
-        run.expected = Some(split);
-        run.verdict = VerdictConfig::default();
-        run.display = self.config.display;
-        let (handle, receiver) = control();
-        let follower = tokio::spawn(follow::follow(
-            admin,
-            "reviews".into(),
-            epoch.number,
-            handle,
-            Duration::from_secs(1),
-        ));
-        let result = run_controlled(run, receiver)
-            .await
-            .map_err(|e| e.to_string());
-        follower.abort();
-        let result = result?;
+        let result = crate::verify::split(
+            &admin,
+            "reviews",
+            url,
+            self.config.rate,
+            self.config.step_limit,
+            self.config.display,
+        )
+        .await?;
         print!("{}", bookinfo_loadgen::summary(&result.report));
         let verdict = result.verdict.unwrap_or(Verdict::Running);
         println!("{what}: {verdict}");

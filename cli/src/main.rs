@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 mod canary;
 mod demo;
 mod progress;
+mod verify;
 
 use std::collections::BTreeMap;
 
@@ -92,24 +93,13 @@ enum Command {
     /// containers of docker/compose.yaml, or processes started by hand): one
     /// listener for every host, chosen by the request's Host header.
     Proxy {
-        #[arg(long)]
-        listen: SocketAddr,
-        /// An instance as APP/VERSION=HOST:PORT (e.g. reviews/v1=reviews-v1:9080); repeatable.
-        #[arg(long = "instance", value_parser = parse_instance, required = true)]
-        instances: Vec<Instance>,
-        /// The host of requests whose Host header names no instance's app,
-        /// such as those arriving on a published port (e.g. productpage).
-        /// Without it they get 404, as Envoy answers a request with no route.
-        #[arg(long)]
-        default_host: Option<String>,
+        #[command(flatten)]
+        fronting: Fronting,
         /// Admin endpoint (epoch, apply, ready). Unlike `up`'s it may listen
         /// on any address: in a container it is published on the host's
         /// loopback only.
         #[arg(long)]
         admin: Option<SocketAddr>,
-        /// Routing files, applied in order.
-        #[arg(long = "routes")]
-        routes: Vec<PathBuf>,
     },
     /// Exit 0 when URL (http://HOST:PORT/PATH) answers 200, else 1: the
     /// health check of the `bookinfo` image.
@@ -118,20 +108,11 @@ enum Command {
     /// routes as `bookinfo proxy` does with the same arguments: run it with
     /// `envoy -c FILE`. Route warnings go to stderr.
     EnvoyConfig {
-        #[arg(long)]
-        listen: SocketAddr,
-        /// An instance as APP/VERSION=HOST:PORT; repeatable.
-        #[arg(long = "instance", value_parser = parse_instance, required = true)]
-        instances: Vec<Instance>,
-        /// The host of requests whose Host header names no instance's app.
-        #[arg(long)]
-        default_host: Option<String>,
+        #[command(flatten)]
+        fronting: Fronting,
         /// Envoy's admin endpoint, if wanted.
         #[arg(long)]
         admin: Option<SocketAddr>,
-        /// Routing files, applied in order.
-        #[arg(long = "routes")]
-        routes: Vec<PathBuf>,
     },
     /// Canary releases as commands: create, weight, match, mirror,
     /// blue-green, take-over, rollback, offline, status (against a data
@@ -145,6 +126,25 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// One listener in front of instances that run elsewhere: what `proxy`
+/// serves and `envoy-config` renders.
+#[derive(clap::Args)]
+struct Fronting {
+    #[arg(long)]
+    listen: SocketAddr,
+    /// An instance as APP/VERSION=HOST:PORT (e.g. reviews/v1=reviews-v1:9080); repeatable.
+    #[arg(long = "instance", value_parser = parse_instance, required = true)]
+    instances: Vec<Instance>,
+    /// The host of requests whose Host header names no instance's app,
+    /// such as those arriving on a published port (e.g. productpage).
+    /// Without it they get 404, as Envoy answers a request with no route.
+    #[arg(long)]
+    default_host: Option<String>,
+    /// Routing files, applied in order.
+    #[arg(long = "routes")]
+    routes: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -334,11 +334,14 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             }
         }
         Command::Proxy {
-            listen,
-            instances,
-            default_host,
+            fronting:
+                Fronting {
+                    listen,
+                    instances,
+                    default_host,
+                    routes,
+                },
             admin,
-            routes,
         } => {
             let bind = |addr: SocketAddr| async move {
                 tokio::net::TcpListener::bind(addr)
@@ -355,11 +358,14 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             ExitCode::SUCCESS
         }
         Command::EnvoyConfig {
-            listen,
-            instances,
-            default_host,
+            fronting:
+                Fronting {
+                    listen,
+                    instances,
+                    default_host,
+                    routes,
+                },
             admin,
-            routes,
         } => {
             let (bootstrap, warnings) = bookinfo_mesh::envoy::render_proxy(
                 listen,

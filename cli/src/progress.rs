@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bookinfo_canary::{Jobs, Step};
-use bookinfo_loadgen::{Display, Limits, Load, RunConfig, control, follow, run_controlled};
+use bookinfo_loadgen::Display;
 use bookinfo_verdict::Verdict;
 use reqwest::Url;
 use serde_json::json;
@@ -140,36 +140,18 @@ pub(crate) async fn run(progress: Progress) -> Result<bool, String> {
     Ok(passed)
 }
 
-/// Drives traffic at the page and verifies the split in force.
+/// Drives traffic at the page and verifies the split in force: the
+/// verdict, and the run's report.
 async fn verify(progress: &Progress, admin: &Url) -> Result<(Verdict, serde_json::Value), String> {
-    let client = reqwest::Client::new();
-    let epoch = follow::current(&client, admin, &progress.service)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut run = RunConfig::new(progress.url.clone());
-    run.load = Load::Open {
-        interval: Duration::try_from_secs_f64(1.0 / progress.rate)
-            .map_err(|_| format!("the rate {} is out of range", progress.rate))?,
-    };
-    run.limits = Limits {
-        duration: Some(progress.hold),
-        requests: None,
-    };
-    run.expected = epoch.split;
-    run.display = Display::Quiet;
-    let (handle, receiver) = control();
-    let follower = tokio::spawn(follow::follow(
-        admin.clone(),
-        progress.service.clone(),
-        epoch.number,
-        handle,
-        Duration::from_secs(1),
-    ));
-    let result = run_controlled(run, receiver)
-        .await
-        .map_err(|e| e.to_string());
-    follower.abort();
-    let result = result?;
+    let result = crate::verify::split(
+        admin,
+        &progress.service,
+        progress.url.clone(),
+        progress.rate,
+        progress.hold,
+        Display::Quiet,
+    )
+    .await?;
     let report = serde_json::to_value(&result.report).map_err(|e| e.to_string())?;
     Ok((result.verdict.unwrap_or(Verdict::Running), report))
 }
