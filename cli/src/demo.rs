@@ -112,6 +112,7 @@ pub(crate) async fn run(config: &DemoConfig) -> Result<bool, String> {
         watch: false,
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Local,
+        env: Vec::new(),
     })
     .await?;
     println!(

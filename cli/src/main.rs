@@ -66,6 +66,11 @@ enum Command {
         /// The Envoy program for `--router envoy`.
         #[arg(long, default_value = "envoy")]
         envoy: PathBuf,
+        /// WORKLOAD:NAME=VALUE, an environment variable for one workload
+        /// (repeatable): e.g. `reviews-v2:FAIL_SHARE=0.5` to rehearse a
+        /// failing canary.
+        #[arg(long = "env", value_parser = up::parse_env)]
+        env: Vec<up::WorkloadEnv>,
         #[command(flatten)]
         telemetry: TelemetryArgs,
     },
@@ -258,6 +263,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             watch,
             router,
             envoy,
+            env,
             telemetry,
         } => {
             let _logs = telemetry::init(&telemetry, "bookinfo");
@@ -279,6 +285,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                     RouterChoice::Local => up::Router::Local,
                     RouterChoice::Envoy => up::Router::Envoy(envoy),
                 },
+                env,
             })
             .await?;
             announce(&format!(

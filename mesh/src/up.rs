@@ -70,6 +70,42 @@ pub struct UpConfig {
     /// Log filter of the service processes (`RUST_LOG`).
     pub service_log: String,
     pub router: Router,
+    /// Extra environment for named workloads (`reviews-v2`, `FAIL_SHARE`,
+    /// `0.5`): set after the workload's own, so it can override them.
+    pub env: Vec<WorkloadEnv>,
+}
+
+/// One variable for one workload (`--env reviews-v2:FAIL_SHARE=0.5`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadEnv {
+    pub workload: String,
+    pub name: String,
+    pub value: String,
+}
+
+/// `WORKLOAD:NAME=VALUE`, the workload one that `up` runs.
+pub fn parse_env(text: &str) -> Result<WorkloadEnv, String> {
+    let form = || format!("`{text}` is not WORKLOAD:NAME=VALUE (e.g. reviews-v2:FAIL_SHARE=0.5)");
+    let (workload, assignment) = text.split_once(':').ok_or_else(form)?;
+    let (name, value) = assignment.split_once('=').ok_or_else(form)?;
+    let valid_name = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit();
+    if !valid_name || value.contains('\0') {
+        return Err(form());
+    }
+    if !WORKLOADS.iter().any(|(known, ..)| *known == workload) {
+        let known: Vec<&str> = WORKLOADS.iter().map(|(name, ..)| *name).collect();
+        return Err(format!(
+            "`{workload}` is not a workload of `up` ({})",
+            known.join(", ")
+        ));
+    }
+    Ok(WorkloadEnv {
+        workload: workload.to_owned(),
+        name: name.to_owned(),
+        value: value.to_owned(),
+    })
 }
 
 /// What routes between the services.
@@ -146,6 +182,13 @@ impl Up {
             ];
             vars.extend(backend_env.iter().cloned());
             vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+            vars.extend(
+                config
+                    .env
+                    .iter()
+                    .filter(|extra| extra.workload == name)
+                    .map(|extra| (extra.name.clone(), extra.value.clone())),
+            );
             let spec = Spec {
                 name: name.to_owned(),
                 program: config.program.clone(),
@@ -334,4 +377,47 @@ pub async fn proxy_only(
     .map_err(|e| e.to_string());
     let _ = stop.send(true);
     served
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workload_env_is_workload_name_value() {
+        assert_eq!(
+            parse_env("reviews-v2:FAIL_SHARE=0.5"),
+            Ok(WorkloadEnv {
+                workload: "reviews-v2".into(),
+                name: "FAIL_SHARE".into(),
+                value: "0.5".into(),
+            })
+        );
+        // The value may hold anything but NUL, `=` and `:` included.
+        assert_eq!(
+            parse_env("ratings-v1:X=a=b:c").map(|e| e.value),
+            Ok("a=b:c".into())
+        );
+        assert_eq!(
+            parse_env("ratings-v1:X=").map(|e| e.value),
+            Ok(String::new())
+        );
+        for bad in [
+            "",
+            "reviews-v2",
+            "reviews-v2:FAIL_SHARE",
+            "reviews-v2:=1",
+            "reviews-v2:1X=1",
+            "reviews-v2:A-B=1",
+            "reviews-v2:X=a\0b",
+        ] {
+            assert!(parse_env(bad).is_err(), "{bad:?}");
+        }
+        let unknown = parse_env("reviews-v9:X=1").unwrap_err();
+        assert!(
+            unknown.contains("reviews-v9") && unknown.contains("reviews-v2"),
+            "{unknown}"
+        );
+    }
 }

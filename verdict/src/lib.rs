@@ -9,7 +9,10 @@
 //! expectation; `summary` (the report of a run) uses both; `epoch` (the
 //! rules applied to the responses of one routing epoch) uses all of them;
 //! `verifier` ([`SplitVerifier`], epochs in sequence) is the top.
+//! [`compare`] (is a canary worse than stable at errors or slow answers)
+//! stands beside them and uses nothing of the crate.
 
+pub mod compare;
 mod epoch;
 mod expectation;
 pub mod stats;

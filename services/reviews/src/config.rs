@@ -31,6 +31,26 @@ pub struct Config {
     /// the configuration (no ratings: v1, black: v2, other colours: v3).
     #[arg(long, env = "SERVICE_VERSION")]
     pub service_version: Option<String>,
+    /// Rehearsing a bad canary (ours, not upstream's): the share of
+    /// `/reviews` requests answered 503, within 0..=1.
+    #[arg(long, env = "FAIL_SHARE", default_value_t = 0.0, value_parser = share)]
+    pub fail_share: f64,
+    /// Rehearsing a slow canary (ours): milliseconds added to every
+    /// `/reviews` answer, at most [`MAX_EXTRA_DELAY_MS`].
+    #[arg(long, env = "EXTRA_DELAY_MS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_EXTRA_DELAY_MS))]
+    pub extra_delay_ms: u64,
+}
+
+/// The longest rehearsed delay: a minute is past every timeout of the
+/// chain (productpage gives reviews 3 s), so more only holds sockets.
+pub(crate) const MAX_EXTRA_DELAY_MS: u64 = 60_000;
+
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err(format!("`{text}` is not a share within 0..=1")),
+    }
 }
 
 impl Config {
@@ -74,5 +94,14 @@ mod tests {
     fn bad_flags_are_errors_not_panics() {
         assert!(Config::try_parse_from(["reviews", "--ratings-service-port", "99999"]).is_err());
         assert!(Config::try_parse_from(["reviews", "--listen", "nowhere"]).is_err());
+        for bad in ["-0.1", "1.5", "NaN", "half", ""] {
+            assert!(
+                Config::try_parse_from(["reviews", "--fail-share", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(Config::try_parse_from(["reviews", "--extra-delay-ms", "60001"]).is_err());
+        let rehearsal = parse(&["--fail-share", "0.5", "--extra-delay-ms", "300"]);
+        assert_eq!((rehearsal.fail_share, rehearsal.extra_delay_ms), (0.5, 300));
     }
 }

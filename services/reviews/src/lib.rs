@@ -48,6 +48,17 @@ struct Inner {
     star_color: String,
     podname: String,
     clustername: String,
+    rehearsal: Rehearsal,
+}
+
+/// A bad canary on purpose (`FAIL_SHARE`, `EXTRA_DELAY_MS`): what a
+/// rollout rehearsal, and a test of one, injects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rehearsal {
+    /// The share of `/reviews` requests answered 503.
+    pub fail_share: f64,
+    /// Added to every `/reviews` answer.
+    pub extra_delay: Duration,
 }
 
 impl AppState {
@@ -58,6 +69,7 @@ impl AppState {
         star_color: &str,
         podname: &str,
         clustername: &str,
+        rehearsal: Rehearsal,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -66,6 +78,7 @@ impl AppState {
                 star_color: star_color.to_owned(),
                 podname: podname.to_owned(),
                 clustername: clustername.to_owned(),
+                rehearsal,
             }),
         }
     }
@@ -88,6 +101,10 @@ impl AppState {
             &config.star_color,
             config.hostname.as_deref().unwrap_or("null"),
             config.cluster_name.as_deref().unwrap_or("null"),
+            Rehearsal {
+                fail_share: config.fail_share,
+                extra_delay: Duration::from_millis(config.extra_delay_ms),
+            },
         ))
     }
 }
@@ -147,6 +164,16 @@ async fn reviews(
         return json_error(StatusCode::NOT_FOUND, "product id must be a 32-bit integer");
     };
     let inner = &state.inner;
+    let rehearsal = inner.rehearsal;
+    if !rehearsal.extra_delay.is_zero() {
+        tokio::time::sleep(rehearsal.extra_delay).await;
+    }
+    if rehearsal.fail_share > 0.0 && rand::random::<f64>() < rehearsal.fail_share {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "rehearsed failure (FAIL_SHARE)",
+        );
+    }
     let ratings: Option<Option<ProductRatings>> = match &inner.ratings {
         None => None,
         Some(client) => Some(match client.get(i64::from(id), &headers).await {

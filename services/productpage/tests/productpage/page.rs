@@ -117,6 +117,19 @@ async fn reviews_down_shows_the_reviews_error_after_two_attempts() {
 }
 
 #[tokio::test]
+async fn a_failing_reviews_version_is_named_on_the_degraded_page() {
+    let world = World::start(Canned::status(503, "{}").version("reviews-v2")).await;
+    let app = TestApp::spawn(world.ports()).await;
+    let response = app.get("/productpage").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-bookinfo-reviews-version"],
+        "reviews-v2"
+    );
+    assert!(response.text().await.unwrap().contains(REVIEWS_ERROR));
+}
+
+#[tokio::test]
 async fn details_down_shows_the_details_error_and_still_the_reviews() {
     let world = World::start(reviews_v2()).await;
     let ports = Ports {
@@ -156,11 +169,10 @@ async fn a_reviews_body_that_is_not_reviews_json_shows_the_reviews_error() {
     let world = World::start(Canned::ok("{}").version("reviews-v9")).await;
     let app = TestApp::spawn(world.ports()).await;
     let response = app.get("/productpage").await;
-    assert!(
-        response
-            .headers()
-            .get("x-bookinfo-reviews-version")
-            .is_none()
+    // The version that answered is named, so its failure is attributed.
+    assert_eq!(
+        response.headers()["x-bookinfo-reviews-version"],
+        "reviews-v9"
     );
     assert!(response.text().await.unwrap().contains(REVIEWS_ERROR));
     assert_eq!(world.reviews.calls(), 1);

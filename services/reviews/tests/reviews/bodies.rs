@@ -108,6 +108,7 @@ async fn hostile_pod_names_stay_valid_json() {
         "black",
         "pod\"with\\quotes</script>",
         "null",
+        Default::default(),
     ))
     .await;
     let (_, body, _) = get_text(&reviews.url("/reviews/0")).await;

@@ -54,6 +54,7 @@ async fn ratings_down_degrades_each_reviewer() {
         "black",
         "p",
         "null",
+        Default::default(),
     ))
     .await;
     let (code, text, _) = get_text(&reviews.url("/reviews/0")).await;

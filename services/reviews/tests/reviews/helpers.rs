@@ -28,6 +28,7 @@ pub(crate) async fn reviews_for(
         color,
         "reviews-pod-1",
         "null",
+        Default::default(),
     ))
     .await
 }

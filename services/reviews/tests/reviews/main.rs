@@ -5,3 +5,4 @@
 mod bodies;
 mod degrade;
 mod helpers;
+mod rehearsal;
