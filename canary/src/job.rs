@@ -13,6 +13,9 @@ const STEP: &str = "canary.bookinfo.io/step";
 /// The VirtualService in force when the job was created (JSON), or empty
 /// when there was none: what a rollback restores.
 const START: &str = "canary.bookinfo.io/start";
+/// `workload` when the job created the canary's workload (a Deployment
+/// from `create --image`), which a rollback then removes.
+const CREATED: &str = "canary.bookinfo.io/created";
 
 /// What the job routes at the moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +51,8 @@ pub struct Job {
     pub step: Step,
     /// The VirtualService the job replaced (without the job's marks).
     pub start: Option<Value>,
+    /// The job created the canary's workload.
+    pub created: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -166,18 +171,19 @@ impl Job {
             .start
             .as_ref()
             .map_or_else(String::new, Value::to_string);
+        let mut annotations = json!({
+            STABLE: self.stable,
+            CANARY: self.canary,
+            STEP: step_text(&self.step),
+            START: start,
+        });
+        if self.created {
+            annotations[CREATED] = json!("workload");
+        }
         json!({
             "apiVersion": "networking.istio.io/v1",
             "kind": "VirtualService",
-            "metadata": {
-                "name": self.service,
-                "annotations": {
-                    STABLE: self.stable,
-                    CANARY: self.canary,
-                    STEP: step_text(&self.step),
-                    START: start,
-                },
-            },
+            "metadata": {"name": self.service, "annotations": annotations},
             "spec": {"hosts": [self.service], "http": http},
         })
     }
@@ -208,6 +214,7 @@ impl Job {
             canary,
             step,
             start,
+            created: text(CREATED).as_deref() == Some("workload"),
         }))
     }
 }
@@ -319,6 +326,7 @@ mod tests {
             canary: "v2".into(),
             step,
             start: Some(json!({"kind": "VirtualService", "metadata": {"name": "reviews"}})),
+            created: false,
         }
     }
 
@@ -340,9 +348,14 @@ mod tests {
             Step::Match(Rule::UriPrefix("/api".into())),
             Step::Match(Rule::UserAgent(".*Android.*".into())),
         ] {
-            let original = job(step);
-            let read = Job::from_virtual_service(&original.virtual_service()).unwrap();
-            assert_eq!(read, Some(original));
+            for created in [false, true] {
+                let original = Job {
+                    created,
+                    ..job(step.clone())
+                };
+                let read = Job::from_virtual_service(&original.virtual_service()).unwrap();
+                assert_eq!(read, Some(original));
+            }
         }
         assert_eq!(
             Job::from_virtual_service(&json!({"metadata": {}})),

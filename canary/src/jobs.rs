@@ -2,16 +2,18 @@
 //! up`, or the compose stack's router) through its admin endpoint (the
 //! routing objects in force from `GET /objects`, each step one
 //! `POST /apply`: all its objects in one change, or none; the shares and
-//! the workloads from `GET /epoch`), or a cluster through `kubectl`.
+//! the workloads from `GET /epoch`; the compose stack's workloads through
+//! `docker compose`), or a cluster through `kubectl`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use std::path::PathBuf;
-
+use crate::compose::Compose;
 use crate::job::{self, Job, JobError, Rule, Step};
 use crate::kube::Kubectl;
+use crate::workload;
 
 /// How long one admin call may take: the admin answers in milliseconds; a
 /// large routing set compiles in well under a second.
@@ -41,6 +43,8 @@ pub enum CanaryError {
         "{0} already has a canary job ({1} → {2}): take it over, roll it back or take a version offline first"
     )]
     JobExists(String, String, String),
+    #[error("{0} is the stable version: a canary is another one")]
+    SameVersion(String),
     #[error("{0} has no canary job")]
     NoJob(String),
     #[error(
@@ -48,9 +52,25 @@ pub enum CanaryError {
     )]
     NoStable(String),
     #[error("{command} failed: {cause}")]
-    Kubectl { command: String, cause: String },
-    #[error("{0} needs the data plane's admin endpoint (--target local)")]
+    Tool { command: String, cause: String },
+    #[error("{0} needs the local data plane's admin endpoint (--target local)")]
     NeedsAdmin(&'static str),
+    #[error(
+        "the VirtualService {0} has no status, so when a change reached the proxies cannot be seen: install Istio with PILOT_ENABLE_STATUS=true (and PILOT_ENABLE_CONFIG_DISTRIBUTION_TRACKING=true)"
+    )]
+    NoStatus(String),
+    #[error("the VirtualService {0} was not reconciled within {1} s")]
+    NotReconciled(String, u64),
+    #[error(
+        "--image makes a new Deployment on a cluster (--target kube); {0} runs the versions it was started with"
+    )]
+    ImageNeedsCluster(&'static str),
+    #[error("{0} already exists: --image would replace a running workload's image; leave it out")]
+    WorkloadExists(String),
+    #[error(
+        "no workload runs {service} {version}: give --image IMAGE to create {service}-{version}"
+    )]
+    NeedsImage { service: String, version: String },
     #[error(transparent)]
     Job(#[from] JobError),
 }
@@ -60,7 +80,18 @@ pub enum CanaryError {
 pub struct Jobs {
     base: String,
     client: reqwest::Client,
-    kube: Option<Kubectl>,
+    target: Target,
+}
+
+/// Where the workloads are, and what changes routing.
+enum Target {
+    /// `bookinfo up`: routing and processes through the admin endpoint.
+    Plane,
+    /// The compose stack: routing through its router's admin endpoint,
+    /// containers through `docker compose`.
+    Compose(Compose),
+    /// A cluster: everything through `kubectl`.
+    Kube(Kubectl),
 }
 
 impl Jobs {
@@ -76,16 +107,42 @@ impl Jobs {
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             client,
-            kube: None,
+            target: Target::Plane,
         })
+    }
+
+    /// The compose stack: its router's admin endpoint at `base`, its
+    /// containers through `compose`.
+    pub fn compose(base: &str, compose: Compose) -> Result<Self, CanaryError> {
+        let mut jobs = Self::new(base)?;
+        jobs.target = Target::Compose(compose);
+        Ok(jobs)
     }
 
     /// A cluster through `kubectl` (`program`); with `dry_run` the objects
     /// of each step are printed, not applied.
     pub fn kube(program: PathBuf, dry_run: bool) -> Result<Self, CanaryError> {
         let mut jobs = Self::new("")?;
-        jobs.kube = Some(Kubectl { program, dry_run });
+        jobs.target = Target::Kube(Kubectl { program, dry_run });
         Ok(jobs)
+    }
+
+    fn kubectl(&self) -> Option<&Kubectl> {
+        match &self.target {
+            Target::Kube(kube) => Some(kube),
+            _ => None,
+        }
+    }
+
+    /// Waits until the routing last applied to `service` is in force: at
+    /// once on a data plane, whose admin endpoint answers a change only once
+    /// its routers took it; on a cluster once Istio reports the
+    /// VirtualService reconciled at its new generation.
+    pub async fn wait_in_force(&self, service: &str) -> Result<(), CanaryError> {
+        match self.kubectl() {
+            Some(kube) => kube.wait_reconciled(service).await,
+            None => Ok(()),
+        }
     }
 
     async fn get(&self, path: &str) -> Result<Value, CanaryError> {
@@ -112,7 +169,7 @@ impl Jobs {
     /// Applies `objects` in one change; the new routing epoch (0 on a
     /// cluster, which counts generations per object).
     async fn apply(&self, objects: &[Value]) -> Result<u64, CanaryError> {
-        if let Some(kube) = &self.kube {
+        if let Some(kube) = self.kubectl() {
             return kube.apply(objects).await.map(|()| 0);
         }
         let body: Vec<String> = objects.iter().map(Value::to_string).collect();
@@ -126,7 +183,7 @@ impl Jobs {
     }
 
     async fn delete_virtual_service(&self, service: &str) -> Result<u64, CanaryError> {
-        if let Some(kube) = &self.kube {
+        if let Some(kube) = self.kubectl() {
             return kube.delete("virtualservice", service).await.map(|()| 0);
         }
         let url = format!("{}/objects/VirtualService/{service}", self.base);
@@ -134,7 +191,7 @@ impl Jobs {
     }
 
     async fn objects(&self) -> Result<Vec<Value>, CanaryError> {
-        if let Some(kube) = &self.kube {
+        if let Some(kube) = self.kubectl() {
             return kube.objects().await;
         }
         let listed = self.get("/objects").await?;
@@ -177,6 +234,36 @@ impl Jobs {
             .collect())
     }
 
+    /// The DestinationRule whose host is `service`.
+    async fn destination_rule(&self, service: &str) -> Result<Value, CanaryError> {
+        self.objects()
+            .await?
+            .into_iter()
+            .find(|o| o["kind"] == "DestinationRule" && o["spec"]["host"] == service)
+            .ok_or_else(|| CanaryError::UnknownService(service.to_owned()))
+    }
+
+    /// The workloads running here (`reviews-v1`, ...), or `None` where the
+    /// target cannot list them (a data plane in front of processes started
+    /// by hand), which is then trusted.
+    async fn running(&self) -> Result<Option<Vec<String>>, CanaryError> {
+        match &self.target {
+            Target::Kube(kube) => kube.deployments().await.map(Some),
+            Target::Compose(compose) => compose.running().await.map(Some),
+            Target::Plane => {
+                let epoch = self.get("/epoch").await?;
+                Ok(epoch["processes"].as_object().map(|processes| {
+                    processes
+                        .iter()
+                        .filter(|(_, s)| s["state"] == "running")
+                        .map(|(n, _)| n.clone())
+                        .collect()
+                }))
+            }
+        }
+    }
+
+    /// `version` is a subset of `service` and its workload runs.
     async fn check_version(&self, service: &str, version: &str) -> Result<(), CanaryError> {
         let versions = self.versions(service).await?;
         if !versions.iter().any(|v| v == version) {
@@ -186,50 +273,94 @@ impl Jobs {
                 known: versions.join(", "),
             });
         }
-        if let Some(kube) = &self.kube {
-            let running = kube.deployments().await?;
-            if !running.contains(&format!("{service}-{version}")) {
-                return Err(CanaryError::NoWorkload {
-                    service: service.to_owned(),
-                    version: version.to_owned(),
-                    running: format!("{running:?}"),
-                });
-            }
+        self.check_workload(service, version).await
+    }
+
+    async fn check_workload(&self, service: &str, version: &str) -> Result<(), CanaryError> {
+        let Some(running) = self.running().await? else {
+            return Ok(());
+        };
+        if running.contains(&format!("{service}-{version}")) {
             return Ok(());
         }
-        // Under `bookinfo up` the workloads are listed; a plane in front
-        // of containers lists none and is trusted.
-        let epoch = self.get("/epoch").await?;
-        if let Some(processes) = epoch["processes"].as_object() {
-            let name = format!("{service}-{version}");
-            let running = |state: &Value| state["state"] == "running";
-            if !processes.get(&name).is_some_and(running) {
-                let names: Vec<&String> = processes
-                    .iter()
-                    .filter(|(_, s)| running(s))
-                    .map(|(n, _)| n)
-                    .collect();
-                return Err(CanaryError::NoWorkload {
+        Err(CanaryError::NoWorkload {
+            service: service.to_owned(),
+            version: version.to_owned(),
+            running: format!("{running:?}"),
+        })
+    }
+
+    /// The canary's workload made ready: found running; on the compose
+    /// stack, started if its file defines it; on a cluster, created from
+    /// `image` as a copy of the stable version's Deployment (the object to
+    /// apply, and so a job that created it).
+    async fn canary_workload(
+        &self,
+        service: &str,
+        version: &str,
+        stable: &str,
+        image: Option<&str>,
+    ) -> Result<Option<Value>, CanaryError> {
+        let name = format!("{service}-{version}");
+        match &self.target {
+            Target::Plane if image.is_some() => Err(CanaryError::ImageNeedsCluster("bookinfo up")),
+            Target::Compose(_) if image.is_some() => {
+                Err(CanaryError::ImageNeedsCluster("the compose stack"))
+            }
+            Target::Plane => self.check_workload(service, version).await.map(|()| None),
+            Target::Compose(compose) => {
+                let defined = compose.defined().await?;
+                if !defined.contains(&name) {
+                    return Err(CanaryError::NoWorkload {
+                        service: service.to_owned(),
+                        version: version.to_owned(),
+                        running: format!("the compose file defines {defined:?}"),
+                    });
+                }
+                compose.start(&name).await.map(|()| None)
+            }
+            Target::Kube(kube) => match (kube.deployment(&name).await?, image) {
+                (Some(_), Some(_)) => Err(CanaryError::WorkloadExists(name)),
+                (Some(_), None) => Ok(None),
+                (None, None) => Err(CanaryError::NeedsImage {
                     service: service.to_owned(),
                     version: version.to_owned(),
-                    running: format!("{names:?}"),
-                });
-            }
+                }),
+                (None, Some(image)) => {
+                    let from = format!("{service}-{stable}");
+                    let stable_deployment =
+                        kube.deployment(&from)
+                            .await?
+                            .ok_or_else(|| CanaryError::NoWorkload {
+                                service: service.to_owned(),
+                                version: stable.to_owned(),
+                                running: "no Deployment to copy".into(),
+                            })?;
+                    Ok(Some(workload::canary_deployment(
+                        &stable_deployment,
+                        service,
+                        version,
+                        image,
+                    )))
+                }
+            },
         }
-        Ok(())
     }
 
     /// Starts a job: `version` as the canary of `service`, every request
     /// still on the stable version (the one the routing in force sends
-    /// everything to, or `stable`).
+    /// everything to, or `stable`). The canary's workload is made ready
+    /// (created from `image` on a cluster) and its DestinationRule subset
+    /// added if missing, all in the one change that creates the job.
     pub async fn create(
         &self,
         service: &str,
         version: &str,
         stable: Option<&str>,
+        image: Option<&str>,
     ) -> Result<Job, CanaryError> {
         // An unknown service first: nothing else can be said of it.
-        self.versions(service).await?;
+        let rule = self.destination_rule(service).await?;
         let current = self.virtual_service(service).await?;
         if let Some(job) = current
             .as_ref()
@@ -246,16 +377,29 @@ impl Jobs {
                 .and_then(single_version)
                 .ok_or_else(|| CanaryError::NoStable(service.to_owned()))?,
         };
+        if stable == version {
+            return Err(CanaryError::SameVersion(stable));
+        }
         self.check_version(service, &stable).await?;
-        self.check_version(service, version).await?;
+        let mut objects = Vec::new();
+        let workload = self
+            .canary_workload(service, version, &stable, image)
+            .await?;
+        let created = workload.is_some();
+        objects.extend(workload);
+        if !self.versions(service).await?.iter().any(|v| v == version) {
+            objects.push(workload::with_subset(&rule, version));
+        }
         let job = Job {
             service: service.to_owned(),
             stable,
             canary: version.to_owned(),
             step: Step::Created,
             start: current,
+            created,
         };
-        self.apply(&[job.virtual_service()]).await?;
+        objects.push(job.virtual_service());
+        self.apply(&objects).await?;
         Ok(job)
     }
 
@@ -274,10 +418,18 @@ impl Jobs {
     /// Back to where the job started: its VirtualService, or none.
     pub async fn rollback(&self, service: &str) -> Result<u64, CanaryError> {
         let job = self.job(service).await?;
-        match &job.start {
-            Some(start) => self.apply(&[job::without_marks(start)]).await,
-            None => self.delete_virtual_service(service).await,
+        let epoch = match &job.start {
+            Some(start) => self.apply(&[job::without_marks(start)]).await?,
+            None => self.delete_virtual_service(service).await?,
+        };
+        // What `create` made goes too, once nothing routes to it.
+        if job.created
+            && let Some(kube) = self.kubectl()
+        {
+            kube.delete("deployment", &format!("{service}-{}", job.canary))
+                .await?;
         }
+        Ok(epoch)
     }
 
     /// Ends the job with every request on the version that stays (the one
@@ -305,9 +457,11 @@ impl Jobs {
     /// Stops the workload `SERVICE-VERSION` if the data plane runs it.
     async fn stop_workload(&self, service: &str, version: &str) -> Result<bool, CanaryError> {
         let name = format!("{service}-{version}");
-        if let Some(kube) = &self.kube {
+        match &self.target {
             // The old version's workload removed, as the tutorial's last step.
-            return kube.delete("deployment", &name).await.map(|()| true);
+            Target::Kube(kube) => return kube.delete("deployment", &name).await.map(|()| true),
+            Target::Compose(compose) => return compose.stop(&name).await.map(|()| true),
+            Target::Plane => {}
         }
         let epoch = self.get("/epoch").await?;
         if epoch["processes"].get(&name).is_none() {
@@ -328,9 +482,9 @@ impl Jobs {
 
     /// The routing in force for `service` (shares per version), and its job.
     pub async fn status(&self, service: &str) -> Result<(Value, Option<Job>), CanaryError> {
-        let epoch = match &self.kube {
-            Some(_) => Value::Null,
-            None => self.get("/epoch").await?,
+        let epoch = match &self.target {
+            Target::Kube(_) => Value::Null,
+            Target::Plane | Target::Compose(_) => self.get("/epoch").await?,
         };
         let shares = epoch["shares"][service].clone();
         let job = match self.job(service).await {
@@ -348,7 +502,7 @@ impl Jobs {
     /// checks and scrapes left out): how mirrored requests are seen, since
     /// no client gets their answers.
     pub async fn requests_served(&self, service: &str, version: &str) -> Result<u64, CanaryError> {
-        if self.kube.is_some() {
+        if !matches!(self.target, Target::Plane) {
             return Err(CanaryError::NeedsAdmin("counting a version's requests"));
         }
         let epoch = self.get("/epoch").await?;

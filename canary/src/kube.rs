@@ -5,64 +5,53 @@
 //! step would apply are printed instead, and nothing is changed.
 
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 
 use crate::CanaryError;
+use crate::command;
 
 /// How long one kubectl call may take (an API server answers in well
 /// under a second; a slow one gets ten).
 const KUBECTL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a change may take to reach the proxies: istiod pushes within
+/// a second or two; a large mesh may take tens.
+const RECONCILE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long an object may show no status at all before it counts as a
+/// cluster that writes none.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
+const RECONCILE_POLL: Duration = Duration::from_millis(500);
+const VIRTUAL_SERVICES: &str = "virtualservices.networking.istio.io";
 
 pub(crate) struct Kubectl {
     pub(crate) program: PathBuf,
     pub(crate) dry_run: bool,
 }
 
+/// Whether the change to `object` is in force, by Istio's configuration
+/// status: the `Reconciled` condition true for the object's current
+/// generation (`status.observedGeneration`), which istiod writes once every
+/// proxy has the change. `None` when the object has no status at all.
+fn reconciled(object: &Value) -> Option<bool> {
+    let status = object.get("status")?;
+    let current = object["metadata"]["generation"] == status["observedGeneration"];
+    let done = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Reconciled" && c["status"] == "True");
+    Some(current && done)
+}
+
 impl Kubectl {
     async fn run(&self, args: &[&str], input: Option<String>) -> Result<String, CanaryError> {
-        let what = format!("kubectl {}", args.join(" "));
-        let failed = |cause: String| CanaryError::Kubectl {
-            command: what.clone(),
-            cause,
-        };
-        let mut child = Command::new(&self.program)
-            .args(args)
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| failed(format!("cannot run {}: {e}", self.program.display())))?;
-        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-            stdin
-                .write_all(text.as_bytes())
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-        }
-        let output = tokio::time::timeout(KUBECTL_TIMEOUT, child.wait_with_output())
-            .await
-            .map_err(|_| failed(format!("no answer within {}s", KUBECTL_TIMEOUT.as_secs())))?
-            .map_err(|e| failed(e.to_string()))?;
-        if !output.status.success() {
-            return Err(failed(
-                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            ));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        command::run(&self.program, args, input, KUBECTL_TIMEOUT).await
     }
 
     async fn items(&self, kinds: &str) -> Result<Vec<Value>, CanaryError> {
         let text = self.run(&["get", kinds, "-o", "json"], None).await?;
-        let list: Value = serde_json::from_str(&text).map_err(|e| CanaryError::Kubectl {
+        let list: Value = serde_json::from_str(&text).map_err(|e| CanaryError::Tool {
             command: format!("kubectl get {kinds} -o json"),
             cause: format!("not JSON: {e}"),
         })?;
@@ -71,8 +60,58 @@ impl Kubectl {
 
     /// The VirtualServices and DestinationRules in the namespace.
     pub(crate) async fn objects(&self) -> Result<Vec<Value>, CanaryError> {
-        self.items("virtualservices.networking.istio.io,destinationrules.networking.istio.io")
-            .await
+        self.items(&format!(
+            "{VIRTUAL_SERVICES},destinationrules.networking.istio.io"
+        ))
+        .await
+    }
+
+    /// The Deployment `name`, if there is one.
+    pub(crate) async fn deployment(&self, name: &str) -> Result<Option<Value>, CanaryError> {
+        Ok(self
+            .items("deployments")
+            .await?
+            .into_iter()
+            .find(|d| d["metadata"]["name"] == name))
+    }
+
+    /// Waits until the VirtualService `name` is reconciled at its current
+    /// generation (or is gone). A cluster that writes no status (Istio's
+    /// default; `PILOT_ENABLE_STATUS=true` turns it on) cannot show when
+    /// a change arrived: that is an error, not a guess.
+    pub(crate) async fn wait_reconciled(&self, name: &str) -> Result<(), CanaryError> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let started = Instant::now();
+        loop {
+            let object = match self
+                .run(&["get", VIRTUAL_SERVICES, name, "-o", "json"], None)
+                .await
+            {
+                Ok(text) => {
+                    serde_json::from_str::<Value>(&text).map_err(|e| CanaryError::Tool {
+                        command: format!("kubectl get {VIRTUAL_SERVICES} {name} -o json"),
+                        cause: format!("not JSON: {e}"),
+                    })?
+                }
+                Err(CanaryError::Tool { cause, .. }) if cause.contains("NotFound") => return Ok(()),
+                Err(error) => return Err(error),
+            };
+            match reconciled(&object) {
+                Some(true) => return Ok(()),
+                None if started.elapsed() >= STATUS_TIMEOUT => {
+                    return Err(CanaryError::NoStatus(name.to_owned()));
+                }
+                _ if started.elapsed() >= RECONCILE_TIMEOUT => {
+                    return Err(CanaryError::NotReconciled(
+                        name.to_owned(),
+                        RECONCILE_TIMEOUT.as_secs(),
+                    ));
+                }
+                _ => tokio::time::sleep(RECONCILE_POLL).await,
+            }
+        }
     }
 
     /// The Deployments' names (`reviews-v1`, ...).
@@ -103,5 +142,23 @@ impl Kubectl {
             return Ok(());
         }
         self.run(&["delete", kind, name], None).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_is_in_force_when_reconciled_at_the_current_generation() {
+        let object = |generation: u64, observed: u64, status: &str| {
+            json!({"metadata": {"generation": generation}, "status": {
+                "observedGeneration": observed,
+                "conditions": [{"type": "Reconciled", "status": status}]}})
+        };
+        assert_eq!(reconciled(&object(3, 3, "True")), Some(true));
+        assert_eq!(reconciled(&object(4, 3, "True")), Some(false));
+        assert_eq!(reconciled(&object(3, 3, "False")), Some(false));
+        assert_eq!(reconciled(&json!({"metadata": {"generation": 1}})), None);
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bookinfo_canary::job::{self, Step, step_text};
-use bookinfo_canary::{Job, Jobs, Rule};
+use bookinfo_canary::{Compose, Job, Jobs, Rule};
 use clap::{Args, Subcommand};
 
 use crate::progress::{self, Progress};
@@ -16,14 +16,25 @@ pub(crate) struct CanaryArgs {
     /// stack's router's).
     #[arg(long, default_value = "http://127.0.0.1:15000")]
     admin: String,
-    /// Where the job runs: `local` (the admin endpoint above: `bookinfo up`
-    /// or the compose stack) or `kube` (the cluster of the current kubectl
-    /// context, namespace included).
+    /// Where the job runs: `local` (`bookinfo up`, by the admin endpoint
+    /// above), `compose` (the compose stack: its router's admin endpoint,
+    /// its containers through `docker compose`) or `kube` (the cluster of
+    /// the current kubectl context, namespace included).
     #[arg(long, value_enum, default_value_t = Target::Local)]
     target: Target,
     /// The kubectl program (`--target kube`).
     #[arg(long, default_value = "kubectl")]
     kubectl: std::path::PathBuf,
+    /// The docker program (`--target compose`).
+    #[arg(long, default_value = "docker")]
+    docker: std::path::PathBuf,
+    /// The stack's compose file (`--target compose`).
+    #[arg(long, default_value = "docker/compose.yaml")]
+    compose_file: std::path::PathBuf,
+    /// The compose project's name, if not the one compose derives
+    /// (`--target compose`).
+    #[arg(long)]
+    project: Option<String>,
     /// `--target kube`: print the objects each step would apply; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -34,21 +45,42 @@ pub(crate) struct CanaryArgs {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Target {
     Local,
+    Compose,
     Kube,
 }
 
 impl CanaryArgs {
     fn jobs(&self) -> Result<Jobs, String> {
-        if self.dry_run && matches!(self.target, Target::Local) {
+        if self.dry_run && !matches!(self.target, Target::Kube) {
             return Err(
                 "--dry-run is for --target kube (the admin endpoint applies at once)".into(),
             );
         }
         match self.target {
             Target::Local => Jobs::new(&self.admin),
+            Target::Compose => Jobs::compose(
+                &self.admin,
+                Compose {
+                    program: self.docker.clone(),
+                    file: self.compose_file.clone(),
+                    project: self.project.clone(),
+                },
+            ),
             Target::Kube => Jobs::kube(self.kubectl.clone(), self.dry_run),
         }
         .map_err(|e| e.to_string())
+    }
+
+    /// The admin endpoint whose shares are the split in force (`None` on
+    /// a cluster, where the split applied is the one expected).
+    fn split_source(&self) -> Result<Option<reqwest::Url>, String> {
+        if matches!(self.target, Target::Kube) {
+            return Ok(None);
+        }
+        format!("{}/", self.admin.trim_end_matches('/'))
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("--admin {}: {e}", self.admin))
     }
 }
 
@@ -63,6 +95,10 @@ enum CanaryCommand {
         /// everything to one.
         #[arg(long)]
         stable: Option<String>,
+        /// `--target kube`: create the Deployment SERVICE-VERSION from the
+        /// stable version's, with this image.
+        #[arg(long)]
+        image: Option<String>,
     },
     /// Split by weight: `weight reviews v1=30 v2=70` (summing to 100).
     Weight {
@@ -118,9 +154,11 @@ enum CanaryCommand {
     Offline { service: String, version: String },
     /// The routing in force and the job's state.
     Status { service: String },
-    /// Roll VERSION out in steps (`--steps 10,30,50,100`), each verified by
-    /// the verdict engine on traffic driven at the page; PASS promotes,
-    /// anything else rolls the job back (exit 1).
+    /// Roll VERSION out in steps (`--steps 10,30,50,100`), each verified on
+    /// traffic driven at the page: the split by the verdict engine, the
+    /// canary's errors and slow answers against the stable version's by a
+    /// sequential test. A PASS with a canary not worse promotes; anything
+    /// else rolls the job back (exit 1).
     Progress {
         service: String,
         version: String,
@@ -135,9 +173,15 @@ enum CanaryCommand {
         /// Longest a step's verification may run.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         hold: Duration,
-        /// Write the whole rollout (every step's verdict and report) as JSON.
+        /// An answer slower than this is a slow answer.
+        #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+        slow: Duration,
+        /// Write the whole rollout (every step's verdicts and report) as JSON.
         #[arg(long)]
         report: Option<std::path::PathBuf>,
+        /// Write the rollout as an HTML page, with plots.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
     },
 }
 
@@ -175,13 +219,6 @@ fn rule(
 
 /// Runs one command, saying what it did on stdout.
 pub(crate) async fn run(args: CanaryArgs) -> Result<ExitCode, String> {
-    if matches!(args.command, CanaryCommand::Progress { .. }) && matches!(args.target, Target::Kube)
-    {
-        return Err(
-            "progress drives traffic at the local app and reads its routing epochs: --target local"
-                .into(),
-        );
-    }
     if let CanaryCommand::Progress {
         service,
         version,
@@ -189,24 +226,33 @@ pub(crate) async fn run(args: CanaryArgs) -> Result<ExitCode, String> {
         url,
         rate,
         hold,
+        slow,
         report,
-    } = args.command
+        html,
+    } = &args.command
     {
+        if args.dry_run {
+            return Err("progress measures what it applies: no --dry-run".into());
+        }
         let progress = Progress {
-            admin: args.admin,
-            service,
-            version,
-            steps: progress::parse_steps(&steps)?,
-            url,
-            rate,
-            hold,
-            report,
+            service: service.clone(),
+            version: version.clone(),
+            steps: progress::parse_steps(steps)?,
+            url: url.clone(),
+            rate: *rate,
+            hold: *hold,
+            slow: *slow,
+            report: report.clone(),
+            html: html.clone(),
         };
-        return Ok(if progress::run(progress).await? {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        let jobs = args.jobs()?;
+        return Ok(
+            if progress::run(&jobs, args.split_source()?, progress).await? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            },
+        );
     }
     if let CanaryCommand::Mirror {
         service,
@@ -311,9 +357,10 @@ async fn step(args: CanaryArgs) -> Result<String, String> {
             service,
             version,
             stable,
+            image,
         } => describe(
             &local
-                .create(&service, &version, stable.as_deref())
+                .create(&service, &version, stable.as_deref(), image.as_deref())
                 .await
                 .map_err(fail)?,
         ),

@@ -69,15 +69,16 @@ impl Demo<'_> {
         let url: Url = format!("http://{}/productpage", self.up.entry)
             .parse()
             .map_err(|_| "entry URL")?;
-        let result = crate::verify::split(
-            &admin,
-            "reviews",
+        let traffic = crate::verify::Traffic {
             url,
-            self.config.rate,
-            self.config.step_limit,
-            self.config.display,
-        )
-        .await?;
+            rate: self.config.rate,
+            limit: self.config.step_limit,
+            display: self.config.display,
+            ndjson: None,
+        };
+        let result =
+            crate::verify::split(crate::verify::Expected::Admin(&admin), "reviews", traffic)
+                .await?;
         print!("{}", bookinfo_loadgen::summary(&result.report));
         let verdict = result.verdict.unwrap_or(Verdict::Running);
         println!("{what}: {verdict}");
@@ -136,7 +137,10 @@ async fn steps(demo: &mut Demo<'_>) -> Result<(), String> {
     say("2. Canary release of reviews v2: v1 30% / v2 70% (forward by traffic ratio)");
     let canary = demo.canary()?;
     let fail = |e: bookinfo_canary::CanaryError| e.to_string();
-    let job = canary.create("reviews", "v2", None).await.map_err(fail)?;
+    let job = canary
+        .create("reviews", "v2", None, None)
+        .await
+        .map_err(fail)?;
     demo.done("create reviews v2", &job);
     let weights = vec![("v1".to_owned(), 30), ("v2".to_owned(), 70)];
     let job = canary

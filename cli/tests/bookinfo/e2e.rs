@@ -18,6 +18,11 @@ fn istio(file: &str) -> PathBuf {
 }
 
 async fn up(files: &[&str]) -> Up {
+    up_with_env(files, &[]).await
+}
+
+/// `up` with extra workload variables (`reviews-v2:EXTRA_DELAY_MS=300`).
+async fn up_with_env(files: &[&str], env: &[&str]) -> Up {
     let mut routes = vec![istio("destination-rule-all.yaml")];
     routes.extend(files.iter().map(|f| istio(f)));
     Up::start(&UpConfig {
@@ -28,7 +33,10 @@ async fn up(files: &[&str]) -> Up {
         watch: false,
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Local,
-        env: Vec::new(),
+        env: env
+            .iter()
+            .map(|e| bookinfo_mesh::up::parse_env(e).unwrap())
+            .collect(),
     })
     .await
     .unwrap()
@@ -961,15 +969,32 @@ async fn canary_progress_promotes_a_healthy_canary_and_rolls_back_a_failing_one(
     };
     let (code, _, stderr) = canary(&up, &["create", "reviews", "v2"]).await;
     assert_eq!(code, Some(0), "{stderr}");
+    let html = tempfile::NamedTempFile::new().unwrap();
     let mut args: Vec<&str> = progress("v2").to_vec();
     args.extend([url.as_str(), "--report", report.path().to_str().unwrap()]);
+    args.extend(["--html", html.path().to_str().unwrap()]);
     let (code, stdout, stderr) = canary(&up, &args).await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("step 20% v2: PASS") && stdout.contains("step 100% v2: PASS"));
+    assert!(stdout.contains("health: errors canary 0/"), "{stdout}");
     let rollout: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(report.path()).unwrap()).unwrap();
     assert_eq!(rollout["outcome"], "promoted");
     assert_eq!(rollout["steps"].as_array().unwrap().len(), 2);
+    assert_eq!(rollout["steps"][0]["health"]["errors"]["canary"]["bad"], 0);
+    assert!(rollout["steps"][1]["health"].is_null(), "no stable at 100%");
+    let page = std::fs::read_to_string(html.path()).unwrap();
+    assert!(
+        page.contains(r#"<span id="outcome">promoted</span>"#),
+        "{page}"
+    );
+    assert_eq!(page.matches(r#"<tr class="step">"#).count(), 2);
+    assert_eq!(page.matches("<svg").count(), 2);
+    assert_eq!(
+        page.matches(r#"class="observed""#).count(),
+        2,
+        "one observed share a step"
+    );
     assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
     let (code, _, _) = canary(&up, &["offline", "reviews", "v1"]).await;
     assert_eq!(code, Some(0));
@@ -987,5 +1012,64 @@ async fn canary_progress_promotes_a_healthy_canary_and_rolls_back_a_failing_one(
     assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
     let (_, status, _) = canary(&up, &["status", "reviews"]).await;
     assert!(status.contains("no canary job"), "{status}");
+    up.stop().await;
+}
+
+/// A canary that answers 300 ms late passes its split but is slower than
+/// stable: `progress` rolls it back on the latency comparison. A canary
+/// whose every answer fails is rolled back: its degraded pages name it,
+/// so the split fails (none of its pages shows its version) and its
+/// errors are counted against it, not against stable.
+#[tokio::test]
+async fn canary_progress_rolls_back_a_slow_canary_and_a_failing_one_on_their_health() {
+    let up = up_with_env(
+        &["virtual-service-all-v1.yaml"],
+        &["reviews-v2:EXTRA_DELAY_MS=300", "reviews-v3:FAIL_SHARE=1"],
+    )
+    .await;
+    let url = format!("http://{}/productpage", up.entry);
+    let report = tempfile::NamedTempFile::new().unwrap();
+    for (version, says) in [
+        ("v2", "worse than v1 at slow answers"),
+        ("v3", "split mismatch"),
+    ] {
+        let (code, _, stderr) = canary(&up, &["create", "reviews", version]).await;
+        assert_eq!(code, Some(0), "{stderr}");
+        let (code, stdout, stderr) = canary(
+            &up,
+            &[
+                "progress",
+                "reviews",
+                version,
+                "--steps",
+                "20,100",
+                "--rate",
+                "100",
+                "--url",
+                &url,
+                "--report",
+                report.path().to_str().unwrap(),
+            ],
+        )
+        .await;
+        assert_eq!(code, Some(1), "{stdout}{stderr}");
+        assert!(stdout.contains(says), "{stdout}");
+        assert!(stdout.contains("rolled back"), "{stdout}");
+        assert!(!stdout.contains("step 100%"), "{stdout}");
+        let rollout: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report.path()).unwrap()).unwrap();
+        assert_eq!(rollout["outcome"], "rolled back");
+        assert_eq!(rollout["steps"][0]["promoted"], false);
+        assert_eq!(versions(&up, None, 6).await, set(&["reviews-v1"]));
+        let step = &rollout["steps"][0];
+        if version == "v2" {
+            assert_eq!(step["verdict"], "PASS", "the slow canary's split holds");
+        } else {
+            let errors = &step["health"]["errors"];
+            assert!(errors["canary"]["bad"].as_u64().unwrap() > 0, "{errors}");
+            assert_eq!(errors["canary"]["bad"], errors["canary"]["requests"]);
+            assert_eq!(errors["stable"]["bad"], 0, "{errors}");
+        }
+    }
     up.stop().await;
 }
