@@ -17,7 +17,7 @@ mod html;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bookinfo_canary::{Job, Jobs, Step};
+use bookinfo_canary::{Job, Jobs, Step as JobStep};
 use bookinfo_loadgen::{Display, parse_expect};
 use bookinfo_verdict::Verdict;
 use reqwest::Url;
@@ -128,71 +128,35 @@ pub(crate) async fn run(
     } else {
         job.stable.clone()
     };
+    // The change that made the job in force first: a cluster that cannot
+    // show it is found here, before the rollout changes anything.
+    jobs.wait_in_force(&progress.service).await.map_err(fail)?;
     let scratch = tempfile::tempdir().map_err(|e| format!("a scratch folder: {e}"))?;
     let started = Instant::now();
     let mut steps: Vec<StepRecord> = Vec::new();
     let mut passed = true;
     for &percent in &progress.steps {
-        let weights = weights_at(&job, &progress.version, percent);
-        let step = if percent == 100 {
-            Step::All(progress.version.clone())
-        } else {
-            Step::Weights(weights.clone())
+        let run = Step {
+            jobs,
+            admin: admin.as_ref(),
+            progress: &progress,
+            job: &job,
+            stable: &stable,
+            scratch: scratch.path(),
         };
-        jobs.step(&progress.service, step).await.map_err(fail)?;
-        jobs.wait_in_force(&progress.service).await.map_err(fail)?;
-        let step_started = Instant::now();
-        let expected = match &admin {
-            Some(admin) => Expected::Admin(admin),
-            None => {
-                let pairs: Vec<String> = weights.iter().map(|(v, w)| format!("{v}={w}")).collect();
-                Expected::Fixed(parse_expect(&pairs.join(",")).map_err(|e| e.to_string())?)
+        let record = match run.at(percent).await {
+            Ok(record) => record,
+            // Whatever went wrong mid-rollout, the canary is not left with
+            // traffic nobody watches.
+            Err(error) => {
+                return Err(match jobs.rollback(&progress.service).await {
+                    Ok(_) => format!("{error}; the job was rolled back to where it started"),
+                    Err(also) => format!("{error}; rolling the job back failed too: {also}"),
+                });
             }
         };
-        let ndjson = scratch.path().join(format!("step-{percent}.ndjson"));
-        let traffic = Traffic {
-            url: progress.url.clone(),
-            rate: progress.rate,
-            limit: progress.hold,
-            display: Display::Quiet,
-            ndjson: Some(ndjson.clone()),
-        };
-        let result = verify::split(expected, &progress.service, traffic).await?;
-        let verdict = result.verdict.unwrap_or(Verdict::Running);
-        let health = (percent < 100)
-            .then(|| health::compare(&ndjson, &stable, &progress.version, percent, progress.slow))
-            .transpose()?;
-        let worse = health.as_ref().and_then(StepHealth::worse);
-        let promoted = matches!(verdict, Verdict::Pass) && worse.is_none();
-        let report = serde_json::to_value(&result.report).map_err(|e| e.to_string())?;
-        // The planner's estimate of the responses a decision needs, beside
-        // what it took.
-        let plan = &report["plan"];
-        let planned = plan["mismatch_n"]
-            .as_u64()
-            .max(plan["equivalence_n"].as_u64())
-            .map_or_else(|| "-".to_owned(), |n| format!("≈{n}"));
-        println!(
-            "step {percent}% {}: {verdict} after {:.1} s, {} responses (planned {planned})",
-            progress.version,
-            step_started.elapsed().as_secs_f64(),
-            report["requests"]["completed"]
-        );
-        if let Some(health) = &health {
-            println!("  health: {}", health.line());
-        }
-        if let Some(what) = worse {
-            println!("  the canary is worse than {stable} at {what}");
-        }
-        steps.push(StepRecord {
-            percent,
-            verdict: verdict.label().to_owned(),
-            reason: verdict.reason().map(str::to_owned),
-            health,
-            promoted,
-            seconds: step_started.elapsed().as_secs_f64(),
-            report,
-        });
+        let promoted = record.promoted;
+        steps.push(record);
         if !promoted {
             jobs.rollback(&progress.service).await.map_err(fail)?;
             jobs.wait_in_force(&progress.service).await.map_err(fail)?;
@@ -227,6 +191,98 @@ pub(crate) async fn run(
         write(path, &page)?;
     }
     Ok(passed)
+}
+
+/// One step of a rollout and what it needs.
+struct Step<'a> {
+    jobs: &'a Jobs,
+    admin: Option<&'a Url>,
+    progress: &'a Progress,
+    job: &'a Job,
+    stable: &'a str,
+    scratch: &'a std::path::Path,
+}
+
+impl Step<'_> {
+    /// Applies the step at `percent`, waits for it, drives its traffic and
+    /// decides.
+    async fn at(&self, percent: u32) -> Result<StepRecord, String> {
+        let progress = self.progress;
+        let weights = weights_at(self.job, &progress.version, percent);
+        let change = if percent == 100 {
+            JobStep::All(progress.version.clone())
+        } else {
+            JobStep::Weights(weights.clone())
+        };
+        let fail = |e: bookinfo_canary::CanaryError| e.to_string();
+        self.jobs
+            .step(&progress.service, change)
+            .await
+            .map_err(fail)?;
+        self.jobs
+            .wait_in_force(&progress.service)
+            .await
+            .map_err(fail)?;
+        let started = Instant::now();
+        let expected = match self.admin {
+            Some(admin) => Expected::Admin(admin),
+            None => {
+                let pairs: Vec<String> = weights.iter().map(|(v, w)| format!("{v}={w}")).collect();
+                Expected::Fixed(parse_expect(&pairs.join(",")).map_err(|e| e.to_string())?)
+            }
+        };
+        let ndjson = self.scratch.join(format!("step-{percent}.ndjson"));
+        let traffic = Traffic {
+            url: progress.url.clone(),
+            rate: progress.rate,
+            limit: progress.hold,
+            display: Display::Quiet,
+            ndjson: Some(ndjson.clone()),
+        };
+        let result = verify::split(expected, &progress.service, traffic).await?;
+        let verdict = result.verdict.unwrap_or(Verdict::Running);
+        let health = (percent < 100)
+            .then(|| {
+                health::compare(
+                    &ndjson,
+                    self.stable,
+                    &progress.version,
+                    percent,
+                    progress.slow,
+                )
+            })
+            .transpose()?;
+        let worse = health.as_ref().and_then(StepHealth::worse);
+        let report = serde_json::to_value(&result.report).map_err(|e| e.to_string())?;
+        // The planner's estimate of the responses a decision needs, beside
+        // what it took.
+        let plan = &report["plan"];
+        let planned = plan["mismatch_n"]
+            .as_u64()
+            .max(plan["equivalence_n"].as_u64())
+            .map_or_else(|| "-".to_owned(), |n| format!("≈{n}"));
+        println!(
+            "step {percent}% {}: {verdict} after {:.1} s, {} responses (planned {planned})",
+            progress.version,
+            started.elapsed().as_secs_f64(),
+            report["requests"]["completed"]
+        );
+        if let Some(health) = &health {
+            println!("  health: {}", health.line());
+        }
+        if let Some(what) = worse {
+            println!("  the canary is worse than {} at {what}", self.stable);
+        }
+        Ok(StepRecord {
+            percent,
+            promoted: matches!(verdict, Verdict::Pass) && worse.is_none(),
+            verdict: verdict.label().to_owned(),
+            reason: verdict.reason().map(str::to_owned),
+            health,
+            seconds: started.elapsed().as_secs_f64(),
+            report,
+        })
+    }
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<(), String> {

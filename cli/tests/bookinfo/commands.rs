@@ -219,6 +219,86 @@ fn the_kube_target_applies_each_step_with_kubectl_and_keeps_the_job_on_the_clust
         reviews()["metadata"]
     );
 
+    // A new version from an image: its Deployment (a copy of the stable
+    // one's), its subset and the job's VirtualService in one apply; they
+    // lint clean together; a rollback removes the Deployment it made.
+    let (code, _, stderr) = canary(&["create", "reviews", "v4"]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("give --image"), "{stderr}");
+    let (code, _, stderr) = canary(&["create", "reviews", "v2", "--image", "x:1"]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("reviews-v2 already exists"), "{stderr}");
+    let image = "ghcr.io/bookinfo-rs/reviews:0.1.0";
+    let (code, printed, stderr) =
+        canary(&["--dry-run", "create", "reviews", "v4", "--image", image]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let end = printed.find("\n}\n").unwrap() + 2;
+    let list: serde_json::Value = serde_json::from_str(&printed[..end]).unwrap();
+    let kinds: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Deployment", "DestinationRule", "VirtualService"]);
+    let created = dir.path().join("created.yaml");
+    let documents: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+    std::fs::write(&created, documents.join("\n---\n")).unwrap();
+    let lint = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .arg("lint")
+        .arg(repo.join("k8s"))
+        .arg(&created)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    let applies = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(r#"["apply", "-f", "-"]"#))
+            .count()
+    };
+    let before_create = applies();
+    let (code, _, stderr) = canary(&["create", "reviews", "v4", "--image", image]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        applies(),
+        before_create + 1,
+        "one apply for the three objects"
+    );
+    let deployments: serde_json::Value =
+        serde_json::from_str(&kubectl(&["get", "deployments", "-o", "json"])).unwrap();
+    let v4 = deployments["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["metadata"]["name"] == "reviews-v4")
+        .expect("reviews-v4 created");
+    assert_eq!(
+        v4["spec"]["template"]["metadata"]["labels"]["version"],
+        "v4"
+    );
+    assert_eq!(
+        v4["spec"]["template"]["spec"]["containers"][0]["image"],
+        image
+    );
+    let (code, _, stderr) = canary(&["rollback", "reviews"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !kubectl(&["get", "deployments", "-o", "json"]).contains("\"reviews-v4\""),
+        "the rollback removed what create made"
+    );
+    assert_eq!(reviews()["spec"], before["spec"]);
+
     for step in [
         &["create", "reviews", "v2"][..],
         &["take-over", "reviews", "v2"],

@@ -1073,3 +1073,99 @@ async fn canary_progress_rolls_back_a_slow_canary_and_a_failing_one_on_their_hea
     }
     up.stop().await;
 }
+
+/// `progress --target kube` on a cluster stood in for by the recording
+/// kubectl, whose mesh is `bookinfo up` (what it applies is applied to the
+/// local data plane too, so traffic follows): each step waits for the
+/// VirtualService's status to show it reconciled at its new generation,
+/// the split expected is the one applied, and the canary is promoted. A
+/// cluster that writes no status is refused before anything is changed.
+#[tokio::test]
+async fn canary_progress_on_a_cluster_waits_for_each_change_to_be_reconciled() {
+    let up = up(&["virtual-service-all-v1.yaml"]).await;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let standin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bookinfo/kubectl-standin.py");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let log = dir.path().join("log.jsonl");
+    let admin = format!("http://{}", up.admin);
+    let run = |program: &Path, args: Vec<String>, status: bool| {
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .env("KUBECTL_STANDIN_STATE", &state)
+            .env("KUBECTL_STANDIN_LOG", &log)
+            .env("KUBECTL_STANDIN_ADMIN", &admin);
+        if !status {
+            command.env("KUBECTL_STANDIN_NO_STATUS", "1");
+        }
+        command.output()
+    };
+    for file in [
+        "k8s/bookinfo.yaml",
+        "istio/destination-rule-all.yaml",
+        "istio/virtual-service-all-v1.yaml",
+    ] {
+        let args = vec![
+            "apply".into(),
+            "-f".into(),
+            repo.join(file).display().to_string(),
+        ];
+        assert!(run(&standin, args, true).await.unwrap().status.success());
+    }
+    let bookinfo = Path::new(env!("CARGO_BIN_EXE_bookinfo"));
+    let canary = |args: &[&str], status: bool| {
+        let mut all: Vec<String> = ["canary", "--target", "kube", "--kubectl"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        all.push(standin.display().to_string());
+        all.extend(args.iter().map(|s| (*s).to_owned()));
+        run(bookinfo, all, status)
+    };
+    let url = format!("http://{}/productpage", up.entry);
+    let output = canary(&["create", "reviews", "v2"], true).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let epoch = up.plane.epoch();
+    let progress = [
+        "progress", "reviews", "v2", "--steps", "50,100", "--rate", "100", "--url", &url,
+    ];
+    let output = canary(&progress, true).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(stdout.contains("step 50% v2: PASS") && stdout.contains("step 100% v2: PASS"));
+    assert!(
+        up.plane.epoch() >= epoch + 2,
+        "each step reached the data plane"
+    );
+    assert_eq!(versions(&up, None, 6).await, set(&["reviews-v2"]));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let waits = calls
+        .lines()
+        .filter(|l| {
+            l.contains(r#"["get", "virtualservices.networking.istio.io", "reviews", "-o", "json"]"#)
+        })
+        .count();
+    assert!(
+        waits >= 3,
+        "the job's creation and each step waited for: {calls}"
+    );
+
+    // No status written: refused before the rollout changes anything.
+    let output = canary(&["take-over", "reviews", "v1"], true).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let output = canary(&["offline", "reviews", "v2"], true).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let output = canary(&["create", "reviews", "v3"], false).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let epoch = up.plane.epoch();
+    let progress = [
+        "progress", "reviews", "v3", "--steps", "50,100", "--rate", "100", "--url", &url,
+    ];
+    let output = canary(&progress, false).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(stderr.contains("PILOT_ENABLE_STATUS"), "{stderr}");
+    assert_eq!(up.plane.epoch(), epoch, "nothing changed");
+    up.stop().await;
+}
