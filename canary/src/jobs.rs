@@ -5,6 +5,7 @@
 //! the workloads from `GET /epoch`; the compose stack's workloads through
 //! `docker compose`), or a cluster through `kubectl`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -497,6 +498,50 @@ impl Jobs {
 }
 
 impl Jobs {
+    /// The requests and errors the data plane's router had answered by each
+    /// version of `service`, summed over its instances.
+    async fn answered(&self, service: &str) -> Result<BTreeMap<String, (u64, u64)>, CanaryError> {
+        if matches!(self.target, Target::Kube(_)) {
+            return Err(CanaryError::NeedsAdmin("observing the split"));
+        }
+        let epoch = self.get("/epoch").await?;
+        let mut by_version = BTreeMap::new();
+        for instance in epoch["instances"].as_array().into_iter().flatten() {
+            if instance["app"] != service {
+                continue;
+            }
+            let Some(version) = instance["labels"]["version"].as_str() else {
+                continue;
+            };
+            let entry: &mut (u64, u64) = by_version.entry(version.to_owned()).or_default();
+            entry.0 += instance["requests"].as_u64().unwrap_or(0);
+            entry.1 += instance["errors"].as_u64().unwrap_or(0);
+        }
+        Ok(by_version)
+    }
+
+    /// What the router answered by each version of `service` over `window`
+    /// (requests, errors): the split the traffic flowing actually took.
+    pub async fn observe(
+        &self,
+        service: &str,
+        window: Duration,
+    ) -> Result<BTreeMap<String, (u64, u64)>, CanaryError> {
+        let before = self.answered(service).await?;
+        tokio::time::sleep(window).await;
+        let after = self.answered(service).await?;
+        Ok(after
+            .into_iter()
+            .map(|(version, (requests, errors))| {
+                let (r0, e0) = before.get(&version).copied().unwrap_or_default();
+                (
+                    version,
+                    (requests.saturating_sub(r0), errors.saturating_sub(e0)),
+                )
+            })
+            .collect())
+    }
+
     /// Requests the instances of `service` `version` have answered, from
     /// their own counters (`http_requests_total` on `/metrics`, health
     /// checks and scrapes left out): how mirrored requests are seen, since

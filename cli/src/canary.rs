@@ -4,8 +4,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bookinfo_api::exit;
 use bookinfo_canary::job::{self, Step, step_text};
 use bookinfo_canary::{Compose, Job, Jobs, Rule};
+use bookinfo_verdict::{Expectation, Verdict, VerdictConfig, window_verdict};
 use clap::{Args, Subcommand};
 
 use crate::progress::{self, Progress};
@@ -152,8 +154,16 @@ enum CanaryCommand {
     Rollback { service: String },
     /// VERSION no longer routed to: everything on the other one; the job ends.
     Offline { service: String, version: String },
-    /// The routing in force and the job's state.
-    Status { service: String },
+    /// The routing in force and the job's state; with `--observe`, the
+    /// split the router gave the traffic flowing over that window, and its
+    /// verdict against the shares in force (exit 0 PASS, 1 FAIL, 2
+    /// undecided).
+    Status {
+        service: String,
+        /// Watch the router's answers for this long (e.g. `10s`).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        observe: Option<Duration>,
+    },
     /// Roll VERSION out in steps (`--steps 10,30,50,100`), each verified on
     /// traffic driven at the page: the split by the verdict engine, the
     /// canary's errors and slow answers against the stable version's by a
@@ -273,6 +283,14 @@ pub(crate) async fn run(args: CanaryArgs) -> Result<ExitCode, String> {
             ExitCode::FAILURE
         });
     }
+    if let CanaryCommand::Status {
+        service,
+        observe: Some(window),
+    } = &args.command
+    {
+        let local = args.jobs()?;
+        return status_observed(&local, service, *window).await;
+    }
     let done = step(args).await?;
     println!("{done}");
     Ok(ExitCode::SUCCESS)
@@ -348,6 +366,68 @@ async fn verify_mirror(
     ))
 }
 
+/// The longest `status --observe` watches: a window is one look at two
+/// readings of counters, and an hour is past any use at a prompt.
+const MAX_OBSERVE: Duration = Duration::from_secs(3600);
+
+/// `status --observe WINDOW`: the job, the routing, and the split the
+/// router's answers took over the window with its verdict.
+async fn status_observed(
+    local: &Jobs,
+    service: &str,
+    window: Duration,
+) -> Result<ExitCode, String> {
+    if window.is_zero() || window > MAX_OBSERVE {
+        return Err(format!(
+            "--observe must be above 0 and at most {} s",
+            MAX_OBSERVE.as_secs()
+        ));
+    }
+    let fail = |e: bookinfo_canary::CanaryError| e.to_string();
+    let (routing, job) = local.status(service).await.map_err(fail)?;
+    println!(
+        "{}",
+        job.map_or_else(|| format!("{service}: no canary job"), |j| describe(&j))
+    );
+    println!("routing in force: {routing}");
+    let observed = local.observe(service, window).await.map_err(fail)?;
+    let total: u64 = observed.values().map(|(requests, _)| requests).sum();
+    let parts: Vec<String> = observed
+        .iter()
+        .map(|(version, (requests, errors))| {
+            let share = if total == 0 {
+                0.0
+            } else {
+                *requests as f64 / total as f64 * 100.0
+            };
+            format!("{version} {requests} ({share:.1}%, {errors} errors)")
+        })
+        .collect();
+    println!(
+        "observed over {}: {}",
+        humantime::format_duration(window),
+        parts.join(", ")
+    );
+    let shares = routing["shares"].as_object().cloned().unwrap_or_default();
+    let expected = Expectation::new(
+        shares
+            .iter()
+            .filter_map(|(version, share)| Some((version.clone(), share.as_f64()? * 100.0))),
+    )
+    .map_err(|_| format!("{service} has no weighted route in force to compare with"))?;
+    let counts: Vec<(String, u64)> = observed
+        .into_iter()
+        .map(|(version, (requests, _))| (version, requests))
+        .collect();
+    let verdict = window_verdict(&counts, &expected, &VerdictConfig::default());
+    println!("verdict: {verdict}");
+    Ok(ExitCode::from(match verdict {
+        Verdict::Pass => exit::SUCCESS,
+        Verdict::Fail(_) => exit::FAILURE,
+        Verdict::Inconclusive(_) | Verdict::Running => exit::INCONCLUSIVE,
+    }))
+}
+
 /// One step of a job; what it did.
 async fn step(args: CanaryArgs) -> Result<String, String> {
     let local = args.jobs()?;
@@ -421,7 +501,7 @@ async fn step(args: CanaryArgs) -> Result<String, String> {
                 "{service}: {version} offline{workload}, every request on {stays}; the job ended"
             )
         }
-        CanaryCommand::Status { service } => {
+        CanaryCommand::Status { service, .. } => {
             let (routing, job) = local.status(&service).await.map_err(fail)?;
             let job = job.map_or_else(|| format!("{service}: no canary job"), |j| describe(&j));
             format!("{job}\nrouting in force: {routing}")

@@ -102,6 +102,8 @@ async fn ready() -> &'static str {
 }
 
 /// `{"epoch": 3, "objects": 5, "shares": {"reviews": {"v1": 0.3, "v2": 0.7}}, "warnings": [],
+/// "instances": [{"app": "reviews", "labels": {"version": "v1"}, "authority": "127.0.0.1:4101",
+/// "requests": 120, "errors": 0}, ...],
 /// "processes": {"ratings-v1": {"pid": 4711, "state": "running", "restarts": 0, "last_exit": null}}}`
 async fn epoch(State(admin): State<Admin>) -> Response {
     let plane = &admin.plane;
@@ -111,12 +113,27 @@ async fn epoch(State(admin): State<Admin>) -> Response {
         "objects": plane.object_count(),
         "shares": plane::shares(&table),
         "warnings": table.warnings,
-        "instances": plane.instances(),
+        "instances": instances(plane),
     });
     if let Some(workloads) = &admin.workloads {
         body["processes"] = json!(workloads.processes.snapshot());
     }
     axum::Json(body).into_response()
+}
+
+/// The instances, each with the answers this router has had from it.
+fn instances(plane: &Plane) -> Vec<serde_json::Value> {
+    plane
+        .instances()
+        .iter()
+        .zip(plane.answers())
+        .map(|(instance, (requests, errors))| {
+            let mut listed = json!(instance);
+            listed["requests"] = json!(requests);
+            listed["errors"] = json!(errors);
+            listed
+        })
+        .collect()
 }
 
 /// `POST /processes/NAME/stop`: stops a workload for good (SIGTERM, so it

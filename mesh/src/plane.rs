@@ -81,6 +81,8 @@ pub struct Plane {
     round_robin: HashMap<String, AtomicUsize>,
     /// Requests in flight per instance (same order as `instances`).
     in_flight: Vec<AtomicUsize>,
+    /// Answers per instance (same order), what `canary status` reads.
+    answers: Vec<Answers>,
     client: Client<HttpConnector, Full<Bytes>>,
     retries_in_flight: Arc<Semaphore>,
     mirrors_in_flight: Arc<Semaphore>,
@@ -134,8 +136,10 @@ impl Plane {
             .map(|i| (i.app.clone(), AtomicUsize::new(0)))
             .collect();
         let in_flight = instances.iter().map(|_| AtomicUsize::new(0)).collect();
+        let answers = instances.iter().map(|_| Answers::default()).collect();
         Arc::new(Self {
             in_flight,
+            answers,
             instances,
             objects: Mutex::new(Vec::new()),
             routes: RwLock::new(Arc::new(Routes::default())),
@@ -165,6 +169,21 @@ impl Plane {
     /// The instances requests are routed to.
     pub fn instances(&self) -> &[Instance] {
         &self.instances
+    }
+
+    /// Each instance's answers so far (same order as [`Plane::instances`]):
+    /// requests it answered (each attempt, mirrored copies included) and,
+    /// of those, 5xx answers and failures to answer.
+    pub fn answers(&self) -> Vec<(u64, u64)> {
+        self.answers
+            .iter()
+            .map(|a| {
+                (
+                    a.requests.load(Ordering::Relaxed),
+                    a.errors.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
     }
 
     /// Routing objects in force (one per kind and name).
@@ -377,6 +396,7 @@ impl Plane {
         };
         let index = candidates[chosen];
         Some(Picked {
+            index,
             place: members.iter().position(|&m| m == index).unwrap_or(0),
             authority: &self.instances[index].authority,
             _in_flight: InFlight::new(&self.in_flight[index]),
@@ -391,8 +411,17 @@ impl Plane {
     }
 }
 
+/// Counters of one instance's answers.
+#[derive(Default)]
+struct Answers {
+    requests: AtomicU64,
+    errors: AtomicU64,
+}
+
 /// The instance a request goes to.
 struct Picked<'a> {
+    /// Its index in the plane's instances.
+    index: usize,
     /// Its place among the destination's instances (outlier detection's
     /// count).
     place: usize,
@@ -924,6 +953,11 @@ async fn forward(
         };
         if let Some(cluster) = cluster {
             cluster.record(picked.place, response.status().as_u16());
+        }
+        let answers = &plane.answers[picked.index];
+        answers.requests.fetch_add(1, Ordering::Relaxed);
+        if response.status().is_server_error() {
+            answers.errors.fetch_add(1, Ordering::Relaxed);
         }
         last = response;
         if !retry {

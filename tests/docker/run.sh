@@ -17,7 +17,9 @@
 #     published port: all-v1, the 30/70 canary verified by loadgen (PASS, and
 #     FAIL for the inverted expectation), jason's header route, the ratings
 #     delay and abort, ratings killed and started again, the mysql profile
-#     (MariaDB) and the tracing profile (Jaeger);
+#     (MariaDB) and the tracing profile (Jaeger); the canary commands with
+#     --target compose (a promoted rollout, offline and create stopping and
+#     starting containers, refusals);
 # (d) it tears down leaving no container, network or volume behind.
 #
 # The last line is "N passed, M failed"; the exit status is non-zero if any
@@ -227,8 +229,9 @@ no_stars_on_any_page() {
 apply virtual-service-all-v1.yaml || die "the admin endpoint refused virtual-service-all-v1.yaml"
 check "under virtual-service-all-v1.yaml no page has stars" no_stars_on_any_page
 
-cargo build --locked -q --workspace --bin loadgen
+cargo build --locked -q --workspace --bin loadgen --bin bookinfo
 LOADGEN=target/debug/loadgen
+BOOKINFO=target/debug/bookinfo
 apply virtual-service-reviews-canary-30-70.yaml
 check "loadgen gives the 30/70 canary a PASS through the published port" \
     "$LOADGEN" "$app/productpage" --rate 100 --expect v1=30,v2=70 --duration 60s --quiet
@@ -284,6 +287,47 @@ healed() {
 check "after docker compose start ratings, jason's stars come back" healed
 check "curl in the ratings container reaches productpage by its service name (Istio's install check)" \
     bash -c "${COMPOSE[*]} exec -T ratings curl -sS productpage:9080/productpage | grep -q '<title>Simple Bookstore App</title>'"
+
+# The canary commands on the stack: routing through its router's admin
+# endpoint, containers through docker compose.
+canary() { "$BOOKINFO" canary --target compose --admin "$admin" --project "$PROJECT" "$@"; }
+running() { "${COMPOSE[@]}" ps --services --status running; }
+canary_on_compose() {
+    apply virtual-service-all-v1.yaml || return 1
+    canary create reviews v2 >/dev/null || return 1
+    canary progress reviews v2 --steps 50,100 --rate 100 --url "$app/productpage" \
+        --report "$TMP/rollout.json" --html "$TMP/rollout.html" >"$TMP/progress.log" ||
+        { cat "$TMP/progress.log"; return 1; }
+    grep -q '"outcome": "promoted"' "$TMP/rollout.json" || { echo "  not promoted"; return 1; }
+    grep -q '<span id="outcome">promoted</span>' "$TMP/rollout.html" || { echo "  no HTML report"; return 1; }
+    canary offline reviews v1 | grep -q 'workload reviews-v1 stopped' || { echo "  offline said otherwise"; return 1; }
+    ! running | grep -qx reviews-v1 || { echo "  reviews-v1 still runs"; return 1; }
+    local n
+    for n in $(seq 10); do
+        page | grep -q text-black-500 || { echo "  page $n is not served by reviews v2"; return 1; }
+    done
+    # v1 back as the canary of v2: its container is started again.
+    canary create reviews v1 >/dev/null || return 1
+    running | grep -qx reviews-v1 || { echo "  create did not start reviews-v1"; return 1; }
+    canary status reviews | grep -q 'stable v2, canary v1' || { echo "  status does not show the job"; return 1; }
+    canary rollback reviews >/dev/null || return 1
+    page | grep -q text-black-500 || { echo "  the rollback did not restore all-v2"; return 1; }
+}
+check "bookinfo canary --target compose: create, progress (promoted, HTML report), offline stops the container, create starts it again, rollback" \
+    canary_on_compose
+canary_refusals_on_compose() {
+    local out code=0
+    out=$(canary create reviews v4 2>&1) || code=$?
+    [[ $code == 3 && $out == *"compose file defines"* ]] || { echo "  v4: exit $code: $out"; return 1; }
+    code=0
+    out=$(canary create reviews v3 --image x:1 2>&1) || code=$?
+    [[ $code == 3 && $out == *"--image"* ]] || { echo "  --image: exit $code: $out"; return 1; }
+    code=0
+    out=$("$BOOKINFO" canary --target compose --admin http://127.0.0.1:1 status reviews 2>&1) || code=$?
+    [[ $code == 3 && $out == *"cannot be reached"* ]] || { echo "  unreachable: exit $code: $out"; return 1; }
+}
+check "bookinfo canary --target compose refuses a version the file lacks, --image, and an unreachable router" \
+    canary_refusals_on_compose
 
 mysql_profile() {
     "${COMPOSE[@]}" --profile mysql up -d --wait >"$TMP/mysql.log" 2>&1 || { cat "$TMP/mysql.log"; return 1; }

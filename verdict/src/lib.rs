@@ -10,7 +10,8 @@
 //! rules applied to the responses of one routing epoch) uses all of them;
 //! `verifier` ([`SplitVerifier`], epochs in sequence) is the top.
 //! [`compare`] (is a canary worse than stable at errors or slow answers)
-//! stands beside them and uses nothing of the crate.
+//! stands beside them and uses nothing of the crate; `window` (a verdict on
+//! one window's counts) uses the statistics, the expectation and the types.
 
 pub mod compare;
 mod epoch;
@@ -19,8 +20,10 @@ pub mod stats;
 mod summary;
 mod types;
 mod verifier;
+mod window;
 
 pub use expectation::{Expectation, ExpectationError};
 pub use summary::{EpochSummary, Summary, VersionSummary};
 pub use types::{ConfigError, Outcome, Verdict, VerdictConfig};
 pub use verifier::SplitVerifier;
+pub use window::window_verdict;

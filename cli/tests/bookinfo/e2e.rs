@@ -895,6 +895,35 @@ async fn the_canary_commands_walk_the_tutorial_on_bookinfo_up() {
     }
     // 70% of 200 is 140; 5 standard deviations (6.5 each) either side.
     assert!((108..=172).contains(&v2), "{v2} of {n} on v2");
+    // `status --observe`: the split the router gave the pages sent meanwhile.
+    let watching = canary(&up, &["status", "reviews", "--observe", "4s"]);
+    let sending = async {
+        let started = std::time::Instant::now();
+        let mut sent = 0;
+        while started.elapsed() < Duration::from_secs(5) {
+            page(&up, None).await;
+            sent += 1;
+        }
+        sent
+    };
+    let ((code, observed, stderr), sent) = tokio::join!(watching, sending);
+    assert!(code == Some(0) || code == Some(2), "{observed}{stderr}");
+    assert!(
+        observed.contains("stable v1, canary v2, weights v1=30 v2=70"),
+        "{observed}"
+    );
+    let counted: u64 = observed
+        .lines()
+        .find_map(|l| l.strip_prefix("observed over 4s: "))
+        .unwrap_or_else(|| panic!("{observed}"))
+        .split(", ")
+        .filter_map(|part| part.split(' ').nth(1)?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        counted >= 100 && counted <= sent,
+        "{counted} counted of {sent} pages: {observed}"
+    );
+    assert!(observed.contains("verdict: "), "{observed}");
 
     ok(canary(
         &up,
