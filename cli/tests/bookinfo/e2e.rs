@@ -939,6 +939,25 @@ async fn the_canary_commands_walk_the_tutorial_on_bookinfo_up() {
     .await);
     assert_eq!(versions(&up, Some(&jason), 8).await, set(&["reviews-v2"]));
     assert_eq!(versions(&up, None, 8).await, set(&["reviews-v1"]));
+    // Both verified by the verdict engine: jason 100% v2, everyone else 0%.
+    for (user, expect) in [(Some("jason"), "v2=100"), (None, "v1=100")] {
+        let mut run = bookinfo_loadgen::RunConfig::new(
+            format!("http://{}/productpage", up.entry).parse().unwrap(),
+        );
+        run.user = user.map(str::to_owned);
+        run.expected = Some(bookinfo_loadgen::parse_expect(expect).unwrap());
+        run.load = bookinfo_loadgen::Load::Open {
+            interval: Duration::from_millis(5),
+        };
+        run.limits.duration = Some(Duration::from_secs(30));
+        run.display = bookinfo_loadgen::Display::Quiet;
+        let result = bookinfo_loadgen::run(run).await.unwrap();
+        assert_eq!(
+            result.verdict,
+            Some(bookinfo_verdict::Verdict::Pass),
+            "{user:?} {expect}"
+        );
+    }
 
     // Mirroring, verified from v2's own request counters: clients see v1.
     let url = format!("http://{}/productpage", up.entry);
