@@ -76,9 +76,13 @@ impl Demo<'_> {
             display: self.config.display,
             ndjson: None,
         };
-        let result =
-            crate::verify::split(crate::verify::Expected::Admin(&admin), "reviews", traffic)
-                .await?;
+        let result = crate::verify::split(
+            crate::verify::Expected::Admin(&admin),
+            "reviews",
+            traffic,
+            bookinfo_loadgen::control(),
+        )
+        .await?;
         print!("{}", bookinfo_loadgen::summary(&result.report));
         let verdict = result.verdict.unwrap_or(Verdict::Running);
         println!("{what}: {verdict}");

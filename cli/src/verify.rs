@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bookinfo_loadgen::{
-    Display, ExpectedSplit, Limits, Load, OutputPaths, RunConfig, RunResult, control, follow,
-    run_controlled,
+    ControlReceiver, Display, ExpectedSplit, Limits, Load, OutputPaths, RunConfig, RunControl,
+    RunResult, follow, run_controlled,
 };
 use reqwest::Url;
 
@@ -33,11 +33,14 @@ pub(crate) struct Traffic {
     pub(crate) ndjson: Option<PathBuf>,
 }
 
-/// Sends the traffic and verifies the split of `service` it observes.
+/// Sends the traffic and verifies the split of `service` it observes,
+/// steered by `control` (whose other end the caller may keep, to stop the
+/// run early).
 pub(crate) async fn split(
     expected: Expected<'_>,
     service: &str,
     traffic: Traffic,
+    control: (RunControl, ControlReceiver),
 ) -> Result<RunResult, String> {
     let client = reqwest::Client::new();
     let (expected, admin) = match expected {
@@ -67,7 +70,7 @@ pub(crate) async fn split(
         ndjson: traffic.ndjson,
         ..OutputPaths::default()
     };
-    let (handle, receiver) = control();
+    let (handle, receiver) = control;
     let follower = admin.map(|(admin, number)| {
         tokio::spawn(follow::follow(
             admin,

@@ -107,6 +107,35 @@ pub(crate) fn compare(
     Ok(health)
 }
 
+/// How often the live comparison rereads the step's responses.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+/// Rereads the step's responses every [`WATCH_EVERY`] while traffic runs
+/// and stops the run through `control` once the canary is found worse
+/// (the file is written as responses arrive, a buffer's worth behind).
+pub(crate) async fn watch(
+    ndjson: std::path::PathBuf,
+    stable: String,
+    canary: String,
+    percent: u32,
+    slow: Duration,
+    control: bookinfo_loadgen::RunControl,
+) {
+    if percent >= 100 {
+        return;
+    }
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Ok(health) = compare(&ndjson, &stable, &canary, percent, slow) else {
+            continue;
+        };
+        if health.worse().is_some() {
+            control.stop();
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

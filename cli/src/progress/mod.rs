@@ -239,7 +239,20 @@ impl Step<'_> {
             display: Display::Quiet,
             ndjson: Some(ndjson.clone()),
         };
-        let result = verify::split(expected, &progress.service, traffic).await?;
+        let (handle, receiver) = bookinfo_loadgen::control();
+        // The health comparison runs live too: a canary found worse ends
+        // the step at once, not when the split is decided.
+        let watcher = tokio::spawn(health::watch(
+            ndjson.clone(),
+            self.stable.to_owned(),
+            progress.version.clone(),
+            percent,
+            progress.slow,
+            handle.clone(),
+        ));
+        let result = verify::split(expected, &progress.service, traffic, (handle, receiver)).await;
+        watcher.abort();
+        let result = result?;
         let verdict = result.verdict.unwrap_or(Verdict::Running);
         let health = (percent < 100)
             .then(|| {
