@@ -50,6 +50,13 @@ pub fn tost_sample_size(p0: f64, delta: f64, alpha: f64, power: f64) -> Option<u
     if !valid_probability(alpha) || !valid_probability(power) {
         return None;
     }
+    if p0 == 0.0 || p0 == 1.0 {
+        // The variance term vanishes and the normal formula says 0. Exactly:
+        // every response must be the expected one, and n of them rule out
+        // a share δ away only when that share would give them with a
+        // probability of at most α, (1 − δ)^n ≤ α.
+        return Some(round_up(alpha.ln() / (1.0 - delta).ln()));
+    }
     let z = normal_quantile(1.0 - alpha) + normal_quantile(1.0 - (1.0 - power) / 2.0);
     Some(round_up(z * z * p0 * (1.0 - p0) / (delta * delta)))
 }
@@ -235,6 +242,9 @@ mod tests {
         assert_eq!(score_test_sample_size(0.3, 1.2, 0.001, 0.99), None);
         assert_eq!(score_test_sample_size(f64::NAN, 0.4, 0.001, 0.99), None);
         assert_eq!(tost_sample_size(0.3, 0.0, 0.001, 0.99), None);
+        // A single version: all of n responses its own, 0.95^n <= 0.001.
+        assert_eq!(tost_sample_size(1.0, 0.05, 0.001, 0.99), Some(135));
+        assert_eq!(tost_sample_size(0.0, 0.05, 0.001, 0.99), Some(135));
         assert_eq!(detectable_deviation(0.3, 0, 0.001, 0.99), None);
         assert_eq!(detectable_deviation(0.3, 2, 0.001, 0.99), None);
         // A 100 % version can only deviate downwards.
