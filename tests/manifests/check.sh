@@ -8,7 +8,10 @@
 #     against the Kubernetes OpenAPI schemas with `kubernetes-validate --strict`;
 # (b) every YAML file under istio/ against the Istio and Gateway API schemas in
 #     ../shared/schemas (validate.py), when that folder exists next to the repo;
-# (c) `kubectl kustomize k8s/` renders and holds the six Deployments.
+# (c) `kubectl kustomize k8s/` renders and holds the six Deployments;
+# (d) the objects `bookinfo canary --target kube --dry-run` renders for each
+#     kind of step (create --image, weight, the four matches, mirror,
+#     blue-green) against the same schemas.
 # The rules across objects that no schema sees (subsets, selectors, hosts,
 # weights, ports, images, hardening) are `bookinfo lint`, run by tests/all.sh.
 #
@@ -135,6 +138,63 @@ PY
         [[ -s "$TMP/c.out" ]] || fail "cannot read the rendered k8s/ output"
     else
         fail "${render[*]} failed: $(tr '\n' ' ' <"$TMP/render.err")"
+    fi
+fi
+
+# ---------------------------------------------------------------------------
+echo "== (d) what bookinfo canary --target kube renders, against the same schemas"
+# Each step's objects as `--dry-run` prints them, on a cluster stood in for
+# by the recording kubectl of the CLI's tests (k8s/bookinfo.yaml, the
+# DestinationRules and all-v1 applied; a job created on it).
+cargo build --locked -q --bin bookinfo
+STANDIN="$ROOT/cli/tests/bookinfo/kubectl-standin.py"
+export KUBECTL_STANDIN_STATE="$TMP/standin.json" KUBECTL_STANDIN_LOG="$TMP/standin.log"
+for file in k8s/bookinfo.yaml istio/destination-rule-all.yaml istio/virtual-service-all-v1.yaml; do
+    "$STANDIN" apply -f "$file" >/dev/null
+done
+canary() { target/debug/bookinfo canary --target kube --kubectl "$STANDIN" "$@"; }
+mkdir -p "$TMP/canary"
+render() { # NAME ARGS...: the List a dry run of ARGS prints, one object per file
+    canary --dry-run "${@:2}" >"$TMP/canary/$1.out" 2>"$TMP/canary/$1.err" ||
+        { fail "canary --dry-run ${*:2}: $(tr '\n' ' ' <"$TMP/canary/$1.err")"; return; }
+    python3 - "$TMP/canary/$1.out" "$TMP/canary/$1" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+listed = json.loads(text[: text.index("\n}\n") + 2])
+for i, item in enumerate(listed["items"]):
+    kind = "istio" if item["apiVersion"].endswith("istio.io/v1") else "k8s"
+    open(f"{sys.argv[2]}-{i}.{kind}.yaml", "w").write(json.dumps(item))
+PY
+}
+render create-image create reviews v4 --image ghcr.io/bookinfo-rs/reviews:0.1.0
+canary create reviews v2 >/dev/null || fail "canary create reviews v2 on the stand-in"
+render weight weight reviews v1=30 v2=70
+render header match reviews --to v2 --header end-user=jason
+render cookie match reviews --to v2 --cookie canary=yes
+render uri match reviews --to v2 --uri-prefix /api
+render agent match reviews --to v2 --user-agent '.*Android.*'
+render mirror mirror reviews --to v2 --percent 25
+render blue-green blue-green reviews --to v2
+mapfile -t rendered_istio < <(find "$TMP/canary" -name '*.istio.yaml' | LC_ALL=C sort)
+mapfile -t rendered_k8s < <(find "$TMP/canary" -name '*.k8s.yaml' | LC_ALL=C sort)
+[[ ${#rendered_istio[@]} -ge 9 && ${#rendered_k8s[@]} -eq 1 ]] ||
+    fail "expected 9 Istio objects and 1 Deployment, rendered ${#rendered_istio[@]} and ${#rendered_k8s[@]}"
+if [[ -d "$SCHEMAS" ]]; then
+    rc=0
+    python3 "$SCHEMAS/validate.py" "${rendered_istio[@]}" >"$TMP/canary.out" 2>&1 || rc=$?
+    while IFS= read -r line; do
+        case "$line" in
+            "ok "*) pass "canary: ${line#ok $TMP/canary/}" ;;
+            *) fail "canary: $line" ;;
+        esac
+    done <"$TMP/canary.out"
+    [[ $rc -eq 0 ]] || fail "validate.py exited $rc on the rendered canary objects"
+fi
+if command -v kubernetes-validate >/dev/null 2>&1 && [[ -n "${k8s_version:-}" ]]; then
+    if kubernetes-validate --strict -k "$k8s_version" "${rendered_k8s[@]}" >"$TMP/canary-kv.out" 2>&1; then
+        pass "canary: the Deployment create --image renders passes kubernetes-validate --strict"
+    else
+        fail "canary: the rendered Deployment: $(tr '\n' ' ' <"$TMP/canary-kv.out")"
     fi
 fi
 
