@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a Debian 12 machine, and nothing already
-# there: MariaDB (ratings v2's tests run a real server), the Python tools of
+# there: MariaDB (ratings v2's tests run a real server), Chromium (the
+# topology page is loaded headless), the Python tools of
 # tests/requirements.txt (manifest checks, Flask, Envoy), cargo-nextest, and
 # what tests/docker/install.sh adds to a running Docker Engine. Idempotent;
 # a few seconds when everything is present. tests/all.sh runs it first.
@@ -10,6 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 need_apt=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server mariadb-client)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null

@@ -49,6 +49,9 @@ pub fn router(plane: Arc<Plane>, workloads: Option<Workloads>) -> Router {
         .route("/objects", get(objects))
         .route("/objects/{kind}/{name}", delete(delete_one))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/topology", get(topology))
+        .route("/", get(topology_page))
         .layer(DefaultBodyLimit::max(MAX_APPLY_BODY))
         .layer(middleware::from_fn(only_from_this_machine))
         .with_state(Admin { plane, workloads })
@@ -119,6 +122,40 @@ async fn epoch(State(admin): State<Admin>) -> Response {
         body["processes"] = json!(workloads.processes.snapshot());
     }
     axum::Json(body).into_response()
+}
+
+/// Istio's standard metrics of the routed requests, in Prometheus' text
+/// format (what a sidecar serves at `:15090/stats/prometheus`).
+async fn metrics(State(admin): State<Admin>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        admin.plane.stats().encode(),
+    )
+        .into_response()
+}
+
+/// The live topology page (one file, no script from elsewhere).
+async fn topology_page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // Nothing but itself: its own script and style, its own origin.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+            ),
+        ],
+        crate::topology::PAGE,
+    )
+        .into_response()
+}
+
+/// The topology over the sliding window, as the page reads it.
+async fn topology(State(admin): State<Admin>) -> Response {
+    axum::Json(crate::topology::snapshot(&admin.plane)).into_response()
 }
 
 /// The instances, each with the answers this router has had from it.

@@ -9,5 +9,7 @@ pub mod admin;
 mod cluster;
 pub mod envoy;
 pub mod plane;
+pub mod stats;
 pub mod supervise;
+pub mod topology;
 pub mod up;

@@ -29,6 +29,7 @@ use bookinfo_routing::policy::{Balancing, HashKey};
 use bookinfo_routing::table::{self, Selector, Table};
 
 use crate::cluster::{Cluster, Overflow};
+use crate::stats::{self, Flags, Stats};
 
 /// Requests are buffered (so retries and mirrors can resend them); Bookinfo
 /// bodies are tiny.
@@ -83,6 +84,8 @@ pub struct Plane {
     in_flight: Vec<AtomicUsize>,
     /// Answers per instance (same order), what `canary status` reads.
     answers: Vec<Answers>,
+    /// Istio's standard metrics and the topology window.
+    stats: Stats,
     client: Client<HttpConnector, Full<Bytes>>,
     retries_in_flight: Arc<Semaphore>,
     mirrors_in_flight: Arc<Semaphore>,
@@ -137,9 +140,11 @@ impl Plane {
             .collect();
         let in_flight = instances.iter().map(|_| AtomicUsize::new(0)).collect();
         let answers = instances.iter().map(|_| Answers::default()).collect();
+        let stats = Stats::new(&instances);
         Arc::new(Self {
             in_flight,
             answers,
+            stats,
             instances,
             objects: Mutex::new(Vec::new()),
             routes: RwLock::new(Arc::new(Routes::default())),
@@ -169,6 +174,11 @@ impl Plane {
     /// The instances requests are routed to.
     pub fn instances(&self) -> &[Instance] {
         &self.instances
+    }
+
+    /// Istio's standard metrics of the requests routed so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// Each instance's answers so far (same order as [`Plane::instances`]):
@@ -481,6 +491,9 @@ enum Hosts {
 struct HostProxy {
     plane: Arc<Plane>,
     hosts: Hosts,
+    /// The workload whose outbound listener this is (an instance's index),
+    /// as a sidecar knows its own; `None` for clients outside the mesh.
+    source: Option<usize>,
 }
 
 /// The service host a Host header names: its first DNS label, so `reviews`,
@@ -631,27 +644,83 @@ struct Outgoing {
     body: Bytes,
 }
 
+/// What routing a request came to, for the metrics.
+#[derive(Debug, Clone, Copy, Default)]
+struct Outcome {
+    flags: Flags,
+    /// The instance that answered (or was being tried).
+    destination: Option<usize>,
+}
+
+impl Outcome {
+    fn flagged(flags: Flags) -> Self {
+        Self {
+            flags,
+            destination: None,
+        }
+    }
+}
+
+/// Routes one request and counts it in the plane's metrics.
 async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
+    let started = std::time::Instant::now();
+    let request_bytes = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0);
+    let plane = Arc::clone(&proxy.plane);
+    let source = proxy.source;
+    let (response, host, outcome) = route(proxy, request).await;
+    if let Some(host) = host {
+        let response_bytes = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        plane.stats.record(&stats::Request {
+            source,
+            host: &host,
+            destination: outcome.destination,
+            code: response.status().as_u16(),
+            flags: outcome.flags,
+            duration: started.elapsed(),
+            request_bytes,
+            response_bytes,
+        });
+    }
+    response
+}
+
+/// Routes one request: the answer, the service host it was for (none when
+/// it named none) and what routing came to.
+async fn route(proxy: HostProxy, request: Request) -> (Response, Option<String>, Outcome) {
     let (parts, body) = request.into_parts();
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
+    // Answers before routing: counted for no service.
+    let unrouted = |response: Response| (response, None, Outcome::default());
     let Some((host, entry)) = proxy.host_of(&parts.headers) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return unrouted(StatusCode::NOT_FOUND.into_response());
     };
     if parts.uri.path() == "*" {
         // `OPTIONS *` asks the proxy itself, which routes nothing for it.
-        return envoy_reply(StatusCode::BAD_REQUEST, "bad request");
+        return unrouted(envoy_reply(StatusCode::BAD_REQUEST, "bad request"));
     }
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return envoy_reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+            return unrouted(envoy_reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            ));
         }
         // A malformed body (bad chunk framing) is the client's error.
-        Err(_) => return envoy_reply(StatusCode::BAD_REQUEST, "bad request body"),
+        Err(_) => return unrouted(envoy_reply(StatusCode::BAD_REQUEST, "bad request body")),
     };
+    let named = host.to_owned();
     let plane = &proxy.plane;
     let routes = plane.routes();
     let table = &routes.table;
@@ -693,7 +762,11 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         if table.hosts.contains_key(host) {
             // Routes exist but none matches: Envoy answers 404 (no route),
             // and Istio expects a host's routing to be total.
-            return StatusCode::NOT_FOUND.into_response();
+            return (
+                StatusCode::NOT_FOUND.into_response(),
+                Some(named),
+                Outcome::flagged(Flags::NO_ROUTE),
+            );
         }
         // No VirtualService: a Kubernetes Service balances over all pods.
         let selector = Selector {
@@ -701,7 +774,7 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
             labels: BTreeMap::new(),
         };
         let hash = request_hash(table, &selector, &parts, peer);
-        return forward(
+        let (response, outcome) = forward(
             plane,
             &routes,
             &selector,
@@ -711,19 +784,27 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
             None,
         )
         .await;
+        return (response, Some(named), outcome);
     };
 
     // Envoy's fault filter delays first, then aborts.
+    let mut faults = Flags::default();
     if let Some((delay, share)) = rule.delay
         && rand::random::<f64>() < share
     {
         tokio::time::sleep(delay).await;
+        faults.insert(Flags::DELAY_INJECTED);
     }
     if let Some((status, share)) = rule.abort
         && rand::random::<f64>() < share
     {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return envoy_reply(status, "fault filter abort");
+        faults.insert(Flags::FAULT_INJECTED);
+        return (
+            envoy_reply(status, "fault filter abort"),
+            Some(named),
+            Outcome::flagged(faults),
+        );
     }
     let weights: Vec<u32> = rule.destinations.iter().map(|d| d.weight).collect();
     let chosen = &rule.destinations[pick_weighted(&weights, rand::random::<f64>())].selector;
@@ -754,14 +835,20 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         retries,
         rule.timeout,
     );
-    match rule.timeout {
+    let (response, mut outcome) = match rule.timeout {
         Some(timeout) => tokio::time::timeout(timeout, send)
             .await
             .unwrap_or_else(|_| {
-                envoy_reply(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout")
+                (
+                    envoy_reply(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout"),
+                    Outcome::flagged(Flags::UPSTREAM_TIMEOUT),
+                )
             }),
         None => send.await,
-    }
+    };
+    outcome.flags.insert(faults);
+    // Counted for the service routed to (productpage, for an ingress route).
+    (response, Some(chosen.app.clone()), outcome)
 }
 
 /// The request's consistent-hash key for `selector`'s load balancer, if it
@@ -870,7 +957,7 @@ async fn forward(
     outgoing: &Outgoing,
     retries: Retries<'_>,
     route_timeout: Option<Duration>,
-) -> Response {
+) -> (Response, Outcome) {
     let (retry_count, retry_on, per_try, backoff) = match retries {
         Retries::Default => (
             table::ISTIO_DEFAULT_RETRIES,
@@ -883,7 +970,10 @@ async fn forward(
     };
     let per_try = per_try.or(route_timeout);
     let cluster = routes.clusters.get(selector);
-    let mut last = envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
+    let mut last = (
+        envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream"),
+        Outcome::flagged(Flags::NO_HEALTHY_UPSTREAM),
+    );
     let mut retry_permits = None;
     for attempt in 0..=retry_count {
         if attempt > 0 {
@@ -907,17 +997,29 @@ async fn forward(
         let _admitted = match cluster.map(|c| c.admit()) {
             Some(admit) => match admit.await {
                 Ok(admitted) => admitted,
-                Err(Overflow) => return overflow_reply(),
+                Err(Overflow) => return (overflow_reply(), Outcome::flagged(Flags::OVERFLOW)),
             },
             None => None,
         };
         let Some(picked) = plane.pick_instance(routes, selector, hash) else {
-            return envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
+            return (
+                envoy_reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream"),
+                Outcome::flagged(Flags::NO_HEALTHY_UPSTREAM),
+            );
+        };
+        let reached = |flags: Flags| Outcome {
+            flags,
+            destination: Some(picked.index),
         };
         let authority = picked.authority;
         let uri: Uri = match format!("http://{authority}{}", outgoing.path_and_query).parse() {
             Ok(uri) => uri,
-            Err(_) => return envoy_reply(StatusCode::BAD_REQUEST, "bad request path"),
+            Err(_) => {
+                return (
+                    envoy_reply(StatusCode::BAD_REQUEST, "bad request path"),
+                    Outcome::default(),
+                );
+            }
         };
         let mut request = axum::http::Request::new(Full::new(outgoing.body.clone()));
         *request.method_mut() = outgoing.method.clone();
@@ -928,10 +1030,11 @@ async fn forward(
             Some(timeout) => tokio::time::timeout(timeout, sent).await.ok(),
             None => Some(sent.await),
         };
-        let (response, retry) = match outcome {
+        let (response, retry, flags) = match outcome {
             None => (
                 envoy_reply(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout"),
                 retry_on.no_answer(false, true),
+                Flags::UPSTREAM_TIMEOUT,
             ),
             Some(Err(error)) => {
                 let connect = error.is_connect();
@@ -941,6 +1044,11 @@ async fn forward(
                         "upstream connect error or disconnect/reset before headers",
                     ),
                     retry_on.no_answer(connect, false),
+                    if connect {
+                        Flags::CONNECT_FAILURE
+                    } else {
+                        Flags::CONNECTION_TERMINATED
+                    },
                 )
             }
             Some(Ok(response)) => {
@@ -948,7 +1056,11 @@ async fn forward(
                 let retry = retry_on.status(status.as_u16());
                 let (mut parts, body) = response.into_parts();
                 drop_hop_by_hop(&mut parts.headers);
-                (Response::from_parts(parts, Body::new(body)), retry)
+                (
+                    Response::from_parts(parts, Body::new(body)),
+                    retry,
+                    Flags::default(),
+                )
             }
         };
         if let Some(cluster) = cluster {
@@ -959,7 +1071,7 @@ async fn forward(
         if response.status().is_server_error() {
             answers.errors.fetch_add(1, Ordering::Relaxed);
         }
-        last = response;
+        last = (response, reached(flags));
         if !retry {
             break;
         }
@@ -968,19 +1080,27 @@ async fn forward(
 }
 
 /// Listens for one host; the router lives as long as the plane.
-pub fn host_router(plane: Arc<Plane>, host: &str) -> axum::Router {
+/// `source` is the calling workload whose outbound listener this is (an
+/// instance's index), `None` for the entry point.
+pub fn host_router(plane: Arc<Plane>, host: &str, source: Option<usize>) -> axum::Router {
     axum::Router::new().fallback(proxy).with_state(HostProxy {
         plane,
         hosts: Hosts::Fixed(host.to_owned()),
+        source,
     })
 }
 
 /// Listens for every host of the plane's instances, chosen by the Host
 /// header; `default` takes requests that name none of them.
-pub fn shared_router(plane: Arc<Plane>, default: Option<String>) -> axum::Router {
+pub fn shared_router(
+    plane: Arc<Plane>,
+    default: Option<String>,
+    source: Option<usize>,
+) -> axum::Router {
     axum::Router::new().fallback(proxy).with_state(HostProxy {
         plane,
         hosts: Hosts::ByHeader { default },
+        source,
     })
 }
 

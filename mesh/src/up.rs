@@ -53,7 +53,8 @@ const WORKLOADS: [(&str, &str, &str, Env); 6] = [
     ("productpage-v1", "productpage", "v1", &[]),
 ];
 
-const HOSTS: [&str; 4] = ["productpage", "details", "reviews", "ratings"];
+/// The hosts the services call (productpage is only called by clients).
+const BACKENDS: [&str; 3] = ["details", "reviews", "ratings"];
 
 #[derive(Debug, Clone)]
 pub struct UpConfig {
@@ -142,45 +143,34 @@ impl Up {
     pub async fn start(config: &UpConfig) -> Result<Self, String> {
         let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
         // Routers first: the services are told where their backends are.
-        let mut routers = BTreeMap::new();
-        for host in HOSTS {
-            let addr = if host == "productpage" {
-                config.listen
-            } else {
-                "127.0.0.1:0".parse().map_err(|_| "address")?
-            };
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| io(&format!("cannot listen on {addr} for {host}"), e))?;
-            routers.insert(host, listener);
-        }
-        let router_port = |host: &str| {
-            routers[host]
-                .local_addr()
-                .map(|a| a.port())
-                .unwrap_or(0)
-                .to_string()
-        };
-        let backend_env: Vec<(String, String)> = ["details", "reviews", "ratings"]
-            .iter()
-            .flat_map(|host| {
-                let upper = host.to_ascii_uppercase();
-                [
-                    (format!("{upper}_HOSTNAME"), "127.0.0.1".to_owned()),
-                    (format!("{upper}_SERVICE_PORT"), router_port(host)),
-                ]
-            })
-            .collect();
-
+        // The entry point is productpage's, for clients; each workload has
+        // its own outbound listener per backend host, as its sidecar would,
+        // so the plane knows who called (the metrics' source).
+        let entry_listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            io(
+                &format!("cannot listen on {} for productpage", config.listen),
+                e,
+            )
+        })?;
+        let mut outbound: Vec<(usize, &str, TcpListener)> = Vec::new();
         let mut instances = Vec::new();
         let children = Children::default();
         let processes = Processes::default();
-        for (name, app, version, env) in WORKLOADS {
+        for (index, (name, app, version, env)) in WORKLOADS.into_iter().enumerate() {
             let mut vars = vec![
                 ("HOSTNAME".to_owned(), format!("{name}-local")),
                 ("RUST_LOG".to_owned(), config.service_log.clone()),
             ];
-            vars.extend(backend_env.iter().cloned());
+            for host in BACKENDS {
+                let listener = TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| io(&format!("cannot listen for {name}'s calls to {host}"), e))?;
+                let port = listener.local_addr().map_err(|e| io("router", e))?.port();
+                let upper = host.to_ascii_uppercase();
+                vars.push((format!("{upper}_HOSTNAME"), "127.0.0.1".to_owned()));
+                vars.push((format!("{upper}_SERVICE_PORT"), port.to_string()));
+                outbound.push((index, host, listener));
+            }
             vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
             vars.extend(
                 config
@@ -208,15 +198,18 @@ impl Up {
         plane.replace(read_routes(&config.routes)?)?;
 
         let (stop, stopped) = watch::channel(false);
-        let entry = routers["productpage"]
-            .local_addr()
-            .map_err(|e| io("entry", e))?;
+        let entry = entry_listener.local_addr().map_err(|e| io("entry", e))?;
         let envoy = match &config.router {
             Router::Local => {
-                for (host, listener) in routers {
+                tokio::spawn(serve(
+                    entry_listener,
+                    plane::host_router(plane.clone(), plane::ENTRY_HOST, None),
+                    stopped.clone(),
+                ));
+                for (source, host, listener) in outbound {
                     tokio::spawn(serve(
                         listener,
-                        plane::host_router(plane.clone(), host),
+                        plane::host_router(plane.clone(), host, Some(source)),
                         stopped.clone(),
                     ));
                 }
@@ -224,8 +217,12 @@ impl Up {
             }
             Router::Envoy(program) => {
                 // Envoy binds the routers' ports: they are released here.
-                let listeners = routers
-                    .into_iter()
+                let listeners = std::iter::once((plane::ENTRY_HOST, entry_listener))
+                    .chain(
+                        outbound
+                            .into_iter()
+                            .map(|(_, host, listener)| (host, listener)),
+                    )
                     .map(|(host, listener)| {
                         let addr = listener.local_addr().map_err(|e| io("router", e))?;
                         Ok((addr, Serves::Host(host.to_owned())))
@@ -370,7 +367,7 @@ pub async fn proxy_only(
     }
     let served = bookinfo_server::serve(
         listener,
-        plane::shared_router(plane, default_host),
+        plane::shared_router(plane, default_host, None),
         shutdown,
     )
     .await

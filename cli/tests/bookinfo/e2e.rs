@@ -1221,3 +1221,272 @@ async fn canary_progress_on_a_cluster_waits_for_each_change_to_be_reconciled() {
     assert_eq!(up.plane.epoch(), epoch, "nothing changed");
     up.stop().await;
 }
+
+/// The plane's `istio_requests_total` series, as (labels, value): each
+/// label set written `name="value",...` in the order served.
+async fn istio_requests(up: &Up) -> Vec<(String, u64)> {
+    let text = reqwest::get(format!("http://{}/metrics", up.admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("istio_requests_total{"))
+        .map(|rest| {
+            let (labels, value) = rest.rsplit_once("} ").unwrap();
+            (labels.to_owned(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+/// The sum of the series holding every `name="value"` of `want`.
+fn count(series: &[(String, u64)], want: &[(&str, &str)]) -> u64 {
+    series
+        .iter()
+        .filter(|(labels, _)| {
+            want.iter()
+                .all(|(name, value)| labels.contains(&format!("{name}=\"{value}\"")))
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+async fn apply_yaml(up: &Up, yaml: &str) {
+    let answer = reqwest::Client::new()
+        .post(format!("http://{}/apply", up.admin))
+        .header("content-type", "application/yaml")
+        .body(yaml.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.status().is_success(),
+        "{}",
+        answer.text().await.unwrap()
+    );
+}
+
+/// Istio's standard metrics from the data plane count what the loadgen sent
+/// and saw: per reviews version and response code, the entry's requests,
+/// and the response flags of faults (FI, DI) and of a killed and a missing
+/// workload (UF, UH), each reported only by the side that saw it.
+#[tokio::test]
+async fn the_planes_istio_metrics_count_what_the_loadgen_sent_and_saw() {
+    let mut up = up(&["virtual-service-reviews-canary-30-70.yaml"]).await;
+    let before = istio_requests(&up).await;
+    let mut run = bookinfo_loadgen::RunConfig::new(
+        format!("http://{}/productpage", up.entry).parse().unwrap(),
+    );
+    run.load = bookinfo_loadgen::Load::Open {
+        interval: Duration::from_millis(5),
+    };
+    run.limits.requests = Some(300);
+    run.display = bookinfo_loadgen::Display::Quiet;
+    let report = bookinfo_loadgen::run(run).await.unwrap().report;
+    let after = istio_requests(&up).await;
+    let delta = |want: &[(&str, &str)]| count(&after, want) - count(&before, want);
+    let completed = report.requests.completed;
+    assert_eq!(completed, 300);
+    // The loadgen's one preflight page comes on top of its 300.
+    let entry = [
+        ("reporter", "source"),
+        ("source_workload", "unknown"),
+        ("destination_workload", "productpage-v1"),
+        ("response_code", "200"),
+    ];
+    assert_eq!(delta(&entry), completed + 1);
+    let mut counted = 0;
+    for version in &report.versions {
+        let calls = delta(&[
+            ("reporter", "source"),
+            ("source_workload", "productpage-v1"),
+            ("destination_service_name", "reviews"),
+            ("destination_version", &version.version),
+            ("response_code", "200"),
+            ("response_flags", "-"),
+        ]);
+        assert!(
+            calls == version.count || calls == version.count + 1,
+            "{}: {calls} counted, {} seen",
+            version.version,
+            version.count
+        );
+        counted += calls;
+    }
+    assert_eq!(counted, completed + 1);
+    let destination_side = delta(&[
+        ("reporter", "destination"),
+        ("destination_service_name", "reviews"),
+    ]);
+    assert_eq!(destination_side, counted);
+
+    // Faults for jason: the ratings abort (500, FI) seen by the source
+    // side only; a 10 ms delay for everyone (DI) with the answers it let by.
+    for file in [
+        "virtual-service-all-v1.yaml",
+        "virtual-service-reviews-test-v2.yaml",
+        "virtual-service-ratings-test-abort.yaml",
+    ] {
+        apply_yaml(&up, &std::fs::read_to_string(istio(file)).unwrap()).await;
+    }
+    let jason = login(&up, "jason").await;
+    let before = istio_requests(&up).await;
+    for _ in 0..20 {
+        page(&up, Some(&jason)).await;
+    }
+    let after = istio_requests(&up).await;
+    let delta = |want: &[(&str, &str)]| count(&after, want) - count(&before, want);
+    let aborted = [
+        ("source_workload", "reviews-v2"),
+        ("destination_service_name", "ratings"),
+        ("response_code", "500"),
+        ("response_flags", "FI"),
+    ];
+    assert_eq!(
+        delta(&[&aborted[..], &[("reporter", "source")]].concat()),
+        20
+    );
+    assert_eq!(
+        delta(&[&aborted[..], &[("reporter", "destination")]].concat()),
+        0
+    );
+    apply_yaml(
+        &up,
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ratings}\n\
+         spec:\n  hosts: [ratings]\n  http:\n  - fault: {delay: {percentage: {value: 100}, fixedDelay: 10ms}}\n    \
+         route: [{destination: {host: ratings, subset: v1}}]\n",
+    )
+    .await;
+    let before = istio_requests(&up).await;
+    for _ in 0..20 {
+        page(&up, Some(&jason)).await;
+    }
+    let after = istio_requests(&up).await;
+    let delta = |want: &[(&str, &str)]| count(&after, want) - count(&before, want);
+    let delayed = [
+        ("reporter", "source"),
+        ("destination_service_name", "ratings"),
+        ("response_code", "200"),
+        ("response_flags", "DI"),
+    ];
+    assert_eq!(delta(&delayed), 20);
+
+    // ratings killed: connection failures (UF, 503); a subset with no
+    // instance: no healthy upstream (UH, 503), twice a page, as productpage
+    // tries reviews twice.
+    assert!(up.kill("ratings-v1").await);
+    let before = istio_requests(&up).await;
+    for _ in 0..10 {
+        page(&up, Some(&jason)).await;
+    }
+    apply_yaml(
+        &up,
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\n\
+         spec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v4, labels: {version: v4}}\n\
+         ---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\n\
+         spec:\n  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews, subset: v4}}]\n",
+    )
+    .await;
+    for _ in 0..10 {
+        page(&up, None).await;
+    }
+    let after = istio_requests(&up).await;
+    let delta = |want: &[(&str, &str)]| count(&after, want) - count(&before, want);
+    // The 10 ms delay is still in force: both flags, in Envoy's order.
+    let refused = [
+        ("reporter", "source"),
+        ("destination_workload", "ratings-v1"),
+        ("response_code", "503"),
+        ("response_flags", "UF,DI"),
+    ];
+    assert_eq!(delta(&refused), 10);
+    let unhealthy = [
+        ("reporter", "source"),
+        ("destination_service_name", "reviews"),
+        ("destination_workload", "unknown"),
+        ("response_code", "503"),
+        ("response_flags", "UH"),
+    ];
+    assert_eq!(delta(&unhealthy), 20);
+    up.stop().await;
+}
+
+/// The DOM of the admin endpoint's topology page after its script ran, in
+/// headless Chromium at `width` x `height`.
+async fn topology_dom(up: &Up, width: u32, height: u32) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    // Awaited, so the test's runtime keeps serving the admin endpoint.
+    let output = tokio::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            &format!("--user-data-dir={}", profile.path().display()),
+            &format!("--window-size={width},{height}"),
+            // Time for the script's first fetches to land.
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            &format!("http://{}/", up.admin),
+        ])
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("chromium: {e} (apt-get install chromium; tests/setup.sh does)")
+        });
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The live topology page, loaded in headless Chromium at a desktop and a
+/// phone width, shows what the plane routed: the edges with their request
+/// counts, the epoch, and the reviews split against its weights.
+#[tokio::test]
+async fn the_topology_page_shows_the_traffic_in_headless_chromium() {
+    let up = up(&["virtual-service-reviews-canary-30-70.yaml"]).await;
+    let pages = 60;
+    for _ in 0..pages {
+        page(&up, None).await;
+    }
+    let epoch = up.plane.epoch();
+    for (width, height) in [(1280, 900), (390, 844)] {
+        let dom = topology_dom(&up, width, height).await;
+        assert!(
+            dom.contains(&format!(r#"<span id="epoch">{epoch}</span>"#)),
+            "{dom}"
+        );
+        assert!(
+            !dom.contains(r#"<span id="updates">0</span>"#),
+            "the script ran: {dom}"
+        );
+        let requests = |edge: &str| -> u64 {
+            let marker = format!(r#"data-edge="{edge}" data-requests=""#);
+            let at = dom
+                .find(&marker)
+                .unwrap_or_else(|| panic!("no edge {edge}: {dom}"));
+            let rest = &dom[at + marker.len()..];
+            rest[..rest.find('"').unwrap()].parse().unwrap()
+        };
+        assert_eq!(requests("unknown&gt;productpage-v1"), pages);
+        assert_eq!(requests("productpage-v1&gt;details-v1"), pages);
+        assert_eq!(
+            requests("productpage-v1&gt;reviews-v1") + requests("productpage-v1&gt;reviews-v2"),
+            pages
+        );
+        for (version, configured) in [("v1", "30.0%"), ("v2", "70.0%")] {
+            let row = format!(
+                r#"<tr data-version="{version}"><td>{version}</td><td class="configured">{configured}</td>"#
+            );
+            assert!(dom.contains(&row), "{row}: {dom}");
+        }
+        assert!(
+            dom.contains(r#"data-node="reviews-v3""#),
+            "every workload is a node"
+        );
+        assert!(
+            dom.contains(r#"<tr data-service="reviews">"#),
+            "the routing in force"
+        );
+    }
+    up.stop().await;
+}

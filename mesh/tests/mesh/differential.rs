@@ -162,7 +162,7 @@ async fn worlds(stubs: &[StubSpec], yaml: &str, default: Option<&str>) -> (World
                 _envoy: Some(envoy),
             }
         } else {
-            let local = serve(shared_router(plane, default)).await;
+            let local = serve(shared_router(plane, default, None)).await;
             World {
                 router: local.addr,
                 seen,

@@ -77,7 +77,7 @@ pub(crate) async fn plane_with(instances: Vec<Instance>, yaml: &str) -> (Arc<Pla
     let mut objects = load_str("subsets", REVIEWS_SUBSETS).unwrap().objects;
     objects.extend(load_str("test", yaml).unwrap().objects);
     plane.replace(objects).unwrap();
-    let proxy = serve(host_router(plane.clone(), "reviews")).await;
+    let proxy = serve(host_router(plane.clone(), "reviews", None)).await;
     (plane, proxy)
 }
 

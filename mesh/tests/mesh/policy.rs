@@ -35,7 +35,7 @@ async fn proxy_with(instances: Vec<Instance>, policy: &str) -> Running {
     plane
         .replace(load_str("test", &yaml).unwrap().objects)
         .unwrap();
-    serve(host_router(plane, "reviews")).await
+    serve(host_router(plane, "reviews", None)).await
 }
 
 async fn answer(proxy: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {

@@ -26,7 +26,7 @@ async fn the_host_header_picks_the_service_in_short_qualified_and_ported_forms()
         instance("reviews", "v1", reviews.addr),
         instance("ratings", "v1", ratings.addr),
     ]);
-    let proxy = serve(shared_router(plane, None)).await;
+    let proxy = serve(shared_router(plane, None, None)).await;
     for host in [
         "reviews",
         "reviews:9080",
@@ -52,6 +52,7 @@ async fn requests_naming_no_known_host_go_to_the_default_host_or_get_404() {
     let with_default = serve(shared_router(
         Plane::new(instances.clone()),
         Some("productpage".into()),
+        None,
     ))
     .await;
     assert_eq!(
@@ -62,7 +63,7 @@ async fn requests_naming_no_known_host_go_to_the_default_host_or_get_404() {
         answer(with_default.addr, "localhost").await,
         (200, "productpage".into())
     );
-    let without = serve(shared_router(Plane::new(instances), None)).await;
+    let without = serve(shared_router(Plane::new(instances), None, None)).await;
     assert_eq!(answer(without.addr, "127.0.0.1:9080").await.0, 404);
 }
 
@@ -82,6 +83,6 @@ async fn instances_given_by_name_are_resolved_when_dialled() {
         .objects,
     );
     plane.replace(objects).unwrap();
-    let proxy = serve(shared_router(plane, None)).await;
+    let proxy = serve(shared_router(plane, None, None)).await;
     assert_eq!(answer(proxy.addr, "reviews").await, (200, "v2".into()));
 }
