@@ -118,10 +118,11 @@ pub(crate) async fn run(config: &DemoConfig) -> Result<bool, String> {
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Local,
         env: Vec::new(),
+        tracing: None,
     })
     .await?;
     println!(
-        "product page: http://{}/productpage  (admin: http://{}/epoch)",
+        "product page: http://{}/productpage  (live topology while the demo runs: http://{}/)",
         up.entry, up.admin
     );
     let mut demo = Demo {
@@ -152,8 +153,11 @@ async fn steps(demo: &mut Demo<'_>) -> Result<(), String> {
         .await
         .map_err(fail)?;
     demo.done("weight reviews v1=30 v2=70", &job);
-    say("3-4. Traffic like the tutorial's curl loop; is the split what was configured?");
+    say("3. Traffic like the tutorial's curl loop; is the split what was configured?");
     demo.verify("canary split 30/70").await?;
+
+    say("4. Traffic topology: what the data plane routed over the last 30 s");
+    print!("{}", topology_text(&demo.up.plane));
 
     say("5. Traces: run with OTEL_EXPORTER_OTLP_ENDPOINT=http://<jaeger>:4318 to see every hop");
 
@@ -174,6 +178,35 @@ async fn steps(demo: &mut Demo<'_>) -> Result<(), String> {
     }
     demo.verify("v2 serves everything with v1 gone").await?;
     Ok(())
+}
+
+/// The plane's topology window as a table: each edge with its requests
+/// per second, success rate and p50/p99.
+fn topology_text(plane: &bookinfo_mesh::plane::Plane) -> String {
+    let stats = plane.stats();
+    let mut text = format!(
+        "{:<34} {:>8} {:>8} {:>8} {:>8}\n",
+        "from -> to", "req/s", "success", "p50 ms", "p99 ms"
+    );
+    let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+    for (edge, figures) in stats.window() {
+        let destination = match edge.destination {
+            Some(_) => stats.workload(edge.destination).0.to_owned(),
+            None => stats.hosts()[edge.host].clone(),
+        };
+        let success = figures
+            .success_rate
+            .map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0));
+        text.push_str(&format!(
+            "{:<34} {:>8.1} {:>8} {:>8} {:>8}\n",
+            format!("{} -> {destination}", stats.workload(edge.source).0),
+            figures.per_second,
+            success,
+            ms(figures.p50_ms),
+            ms(figures.p99_ms)
+        ));
+    }
+    text
 }
 
 /// The `istio/` folder: next to the working directory, or beside the repo of

@@ -105,6 +105,11 @@ enum Command {
         /// loopback only.
         #[arg(long)]
         admin: Option<SocketAddr>,
+        /// WORKLOAD=ADDR: a listener for one workload's calls (its
+        /// sidecar's outbound listener), so the metrics and the topology
+        /// know who called; e.g. `productpage-v1=0.0.0.0:15001`.
+        #[arg(long = "outbound", value_parser = parse_outbound)]
+        outbound: Vec<(String, SocketAddr)>,
     },
     /// Exit 0 when URL (http://HOST:PORT/PATH) answers 200, else 1: the
     /// health check of the `bookinfo` image.
@@ -177,6 +182,20 @@ fn parse_instance(text: &str) -> Result<Instance, String> {
         labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
         authority: authority.to_owned(),
     })
+}
+
+/// `WORKLOAD=HOST:PORT` (`reviews-v2=0.0.0.0:15002`).
+fn parse_outbound(text: &str) -> Result<(String, SocketAddr), String> {
+    let (workload, addr) = text
+        .split_once('=')
+        .filter(|(w, _)| !w.is_empty())
+        .ok_or_else(|| {
+            format!("`{text}` is not WORKLOAD=ADDRESS:PORT (e.g. reviews-v2=0.0.0.0:15002)")
+        })?;
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an ADDRESS:PORT"))?;
+    Ok((workload.to_owned(), addr))
 }
 
 /// `http://HOST:PORT/PATH` as (HOST:PORT, /PATH).
@@ -266,7 +285,13 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             env,
             telemetry,
         } => {
-            let _logs = telemetry::init(&telemetry, "bookinfo");
+            let _logs = telemetry::init(
+                &telemetry,
+                &telemetry::Identity {
+                    service: "mesh",
+                    version: env!("CARGO_PKG_VERSION"),
+                },
+            );
             if !admin.ip().is_loopback() {
                 return Err(format!(
                     "the admin endpoint must be on a loopback address, not {admin}"
@@ -286,6 +311,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                     RouterChoice::Envoy => up::Router::Envoy(envoy),
                 },
                 env,
+                tracing: telemetry.export_env(),
             })
             .await?;
             announce(&format!(
@@ -349,6 +375,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                     routes,
                 },
             admin,
+            outbound,
         } => {
             let bind = |addr: SocketAddr| async move {
                 tokio::net::TcpListener::bind(addr)
@@ -360,8 +387,21 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 Some(addr) => Some(bind(addr).await?),
                 None => None,
             };
+            let mut sources = Vec::new();
+            for (workload, addr) in outbound {
+                sources.push((workload, bind(addr).await?));
+            }
             let shutdown = bookinfo_support::http::shutdown_signal();
-            up::proxy_only(listener, admin, instances, default_host, &routes, shutdown).await?;
+            up::proxy_only(
+                listener,
+                admin,
+                sources,
+                instances,
+                default_host,
+                &routes,
+                shutdown,
+            )
+            .await?;
             ExitCode::SUCCESS
         }
         Command::EnvoyConfig {

@@ -12,4 +12,5 @@ pub mod plane;
 pub mod stats;
 pub mod supervise;
 pub mod topology;
+mod trace;
 pub mod up;

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -30,6 +30,7 @@ use bookinfo_routing::table::{self, Selector, Table};
 
 use crate::cluster::{Cluster, Overflow};
 use crate::stats::{self, Flags, Stats};
+use crate::trace::Hop;
 
 /// Requests are buffered (so retries and mirrors can resend them); Bookinfo
 /// bodies are tiny.
@@ -86,6 +87,8 @@ pub struct Plane {
     answers: Vec<Answers>,
     /// Istio's standard metrics and the topology window.
     stats: Stats,
+    /// Spans are made (the process exports them).
+    tracing: AtomicBool,
     client: Client<HttpConnector, Full<Bytes>>,
     retries_in_flight: Arc<Semaphore>,
     mirrors_in_flight: Arc<Semaphore>,
@@ -145,6 +148,7 @@ impl Plane {
             in_flight,
             answers,
             stats,
+            tracing: AtomicBool::new(false),
             instances,
             objects: Mutex::new(Vec::new()),
             routes: RwLock::new(Arc::new(Routes::default())),
@@ -174,6 +178,12 @@ impl Plane {
     /// The instances requests are routed to.
     pub fn instances(&self) -> &[Instance] {
         &self.instances
+    }
+
+    /// From now on, each routed request makes a client and a server span
+    /// (for a process that exports them).
+    pub fn trace(&self, on: bool) {
+        self.tracing.store(on, Ordering::Relaxed);
     }
 
     /// Istio's standard metrics of the requests routed so far.
@@ -644,19 +654,22 @@ struct Outgoing {
     body: Bytes,
 }
 
-/// What routing a request came to, for the metrics.
-#[derive(Debug, Clone, Copy, Default)]
+/// What routing a request came to, for the metrics and the spans.
+#[derive(Debug, Clone, Default)]
 struct Outcome {
     flags: Flags,
     /// The instance that answered (or was being tried).
     destination: Option<usize>,
+    /// When traced: the subset chosen and the route taken.
+    subset: Option<String>,
+    route: Option<String>,
 }
 
 impl Outcome {
     fn flagged(flags: Flags) -> Self {
         Self {
             flags,
-            destination: None,
+            ..Self::default()
         }
     }
 }
@@ -671,7 +684,23 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         .unwrap_or(0);
     let plane = Arc::clone(&proxy.plane);
     let source = proxy.source;
-    let (response, host, outcome) = route(proxy, request).await;
+    let hop = match proxy.host_of(request.headers()) {
+        Some((host, _)) if plane.tracing.load(Ordering::Relaxed) => {
+            let caller = plane.stats.workload(source).0;
+            Some(Hop::start(request.headers(), host, caller))
+        }
+        _ => None,
+    };
+    let (response, host, outcome) = route(proxy, request, hop.as_ref()).await;
+    if let (Some(hop), Some(host)) = (hop, &host) {
+        hop.end(
+            host,
+            outcome.subset.as_deref(),
+            outcome.route.as_deref(),
+            response.status().as_u16(),
+            &outcome.flags.text(),
+        );
+    }
     if let Some(host) = host {
         let response_bytes = response
             .headers()
@@ -694,7 +723,11 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
 
 /// Routes one request: the answer, the service host it was for (none when
 /// it named none) and what routing came to.
-async fn route(proxy: HostProxy, request: Request) -> (Response, Option<String>, Outcome) {
+async fn route(
+    proxy: HostProxy,
+    request: Request,
+    hop: Option<&Hop>,
+) -> (Response, Option<String>, Outcome) {
     let (parts, body) = request.into_parts();
     let peer = parts
         .extensions
@@ -743,6 +776,9 @@ async fn route(proxy: HostProxy, request: Request) -> (Response, Option<String>,
         body,
     };
     drop_hop_by_hop(&mut outgoing.headers);
+    if let Some(hop) = hop {
+        hop.inject(&mut outgoing.headers);
+    }
 
     // Envoy's pseudo-headers, which VirtualService matches on method,
     // authority, scheme and query parameters read.
@@ -847,6 +883,10 @@ async fn route(proxy: HostProxy, request: Request) -> (Response, Option<String>,
         None => send.await,
     };
     outcome.flags.insert(faults);
+    if hop.is_some() {
+        outcome.subset = chosen.labels.get("version").cloned();
+        outcome.route = Some(rule.name.clone());
+    }
     // Counted for the service routed to (productpage, for an ingress route).
     (response, Some(chosen.app.clone()), outcome)
 }
@@ -1010,6 +1050,7 @@ async fn forward(
         let reached = |flags: Flags| Outcome {
             flags,
             destination: Some(picked.index),
+            ..Outcome::default()
         };
         let authority = picked.authority;
         let uri: Uri = match format!("http://{authority}{}", outgoing.path_and_query).parse() {

@@ -74,6 +74,9 @@ pub struct UpConfig {
     /// Extra environment for named workloads (`reviews-v2`, `FAIL_SHARE`,
     /// `0.5`): set after the workload's own, so it can override them.
     pub env: Vec<WorkloadEnv>,
+    /// When spans are exported: the `OTEL_*` variables every service gets
+    /// to export where this process does; the plane then makes its spans.
+    pub tracing: Option<Vec<(String, String)>>,
 }
 
 /// One variable for one workload (`--env reviews-v2:FAIL_SHARE=0.5`).
@@ -162,15 +165,29 @@ impl Up {
                 ("RUST_LOG".to_owned(), config.service_log.clone()),
             ];
             for host in BACKENDS {
-                let listener = TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .map_err(|e| io(&format!("cannot listen for {name}'s calls to {host}"), e))?;
-                let port = listener.local_addr().map_err(|e| io("router", e))?.port();
+                // Envoy keeps its own statistics: one listener per host
+                // serves every caller (fewer ports released for it to bind).
+                let shared = matches!(config.router, Router::Envoy(_))
+                    .then(|| outbound.iter().find(|(_, h, _)| *h == host))
+                    .flatten();
+                let port = match shared {
+                    Some((_, _, listener)) => listener.local_addr(),
+                    None => {
+                        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
+                            io(&format!("cannot listen for {name}'s calls to {host}"), e)
+                        })?;
+                        let addr = listener.local_addr();
+                        outbound.push((index, host, listener));
+                        addr
+                    }
+                }
+                .map_err(|e| io("router", e))?
+                .port();
                 let upper = host.to_ascii_uppercase();
                 vars.push((format!("{upper}_HOSTNAME"), "127.0.0.1".to_owned()));
                 vars.push((format!("{upper}_SERVICE_PORT"), port.to_string()));
-                outbound.push((index, host, listener));
             }
+            vars.extend(config.tracing.iter().flatten().cloned());
             vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
             vars.extend(
                 config
@@ -196,6 +213,7 @@ impl Up {
 
         let plane = Plane::new(instances.clone());
         plane.replace(read_routes(&config.routes)?)?;
+        plane.trace(config.tracing.is_some());
 
         let (stop, stopped) = watch::channel(false);
         let entry = entry_listener.local_addr().map_err(|e| io("entry", e))?;
@@ -346,18 +364,38 @@ pub fn read_routes(files: &[PathBuf]) -> Result<Vec<load::Object>, String> {
 /// `bookinfo proxy`: only the data plane, in front of instances that run
 /// elsewhere (containers of docker/compose.yaml, benchmarks, services
 /// started by hand): one listener for every host, told apart by the Host
-/// header, and the admin endpoint when `admin` is given.
+/// header, the admin endpoint when `admin` is given, and for each
+/// `outbound` workload a listener of its own (its sidecar's outbound
+/// listener: what arrives there is that workload's call, for the metrics).
 pub async fn proxy_only(
     listener: TcpListener,
     admin: Option<TcpListener>,
+    outbound: Vec<(String, TcpListener)>,
     instances: Vec<Instance>,
     default_host: Option<String>,
     routes: &[PathBuf],
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    let mut sources = Vec::new();
+    for (workload, listener) in outbound {
+        let index = instances
+            .iter()
+            .position(|i| crate::stats::workload_name(i) == workload)
+            .ok_or_else(|| {
+                format!("--outbound {workload}: no --instance is that workload (APP-VERSION)")
+            })?;
+        sources.push((index, listener));
+    }
     let plane = Plane::new(instances);
     plane.replace(read_routes(routes)?)?;
     let (stop, stopped) = watch::channel(false);
+    for (index, listener) in sources {
+        tokio::spawn(serve(
+            listener,
+            plane::shared_router(plane.clone(), None, Some(index)),
+            stopped.clone(),
+        ));
+    }
     if let Some(admin) = admin {
         tokio::spawn(serve(
             admin,

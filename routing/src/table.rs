@@ -276,6 +276,9 @@ pub struct RetryPolicy {
 
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// Where it was written (`VirtualService reviews (FILE), http[1]`), as
+    /// the route a request took is named in traces.
+    pub name: String,
     /// Any one of them (an empty list matches every request).
     pub matches: Vec<Match>,
     pub destinations: Vec<Weighted>,
@@ -770,6 +773,7 @@ fn compile_vs(
             }),
         };
         rules.push(Rule {
+            name: what.clone(),
             matches,
             destinations,
             timeout: http
@@ -1015,6 +1019,7 @@ fn compile_http_route(
             ranked.push((
                 specificity(m),
                 Rule {
+                    name: what.clone(),
                     matches: vec![Match {
                         uri,
                         headers,

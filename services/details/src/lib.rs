@@ -66,6 +66,10 @@ impl Program for AppState {
         &config.listen
     }
 
+    fn version(config: &Config) -> String {
+        config.version()
+    }
+
     fn telemetry(config: &Config) -> &TelemetryArgs {
         &config.telemetry
     }

@@ -130,6 +130,10 @@ impl Program for AppState {
         &config.listen
     }
 
+    fn version(_: &Config) -> String {
+        "v1".into()
+    }
+
     fn telemetry(config: &Config) -> &TelemetryArgs {
         &config.telemetry
     }

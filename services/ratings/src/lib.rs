@@ -115,6 +115,12 @@ impl Program for AppState {
         &config.listen
     }
 
+    fn version(config: &Config) -> String {
+        Mode::from_service_version(&config.service_version)
+            .label()
+            .to_owned()
+    }
+
     fn telemetry(config: &Config) -> &TelemetryArgs {
         &config.telemetry
     }

@@ -14,6 +14,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_http::HeaderExtractor;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -125,7 +126,10 @@ impl Service {
 }
 
 fn server_span(request: &Request) -> tracing::Span {
-    let span = tracing::info_span!(
+    // At ERROR level so that whatever the log filter lets through is shown
+    // within it (with its trace and span ids); a span prints nothing by
+    // itself.
+    let span = tracing::error_span!(
         "request",
         otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
         otel.kind = "server",
@@ -136,12 +140,22 @@ fn server_span(request: &Request) -> tracing::Span {
             .get(&REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
     );
     if crate::telemetry::exporting() {
         let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
             propagator.extract(&HeaderExtractor(request.headers()))
         });
         let _ = span.set_parent(parent);
+        // Every log line of the request names its span, so logs and traces
+        // join (the fields are the span's, shown with each event).
+        let context = span.context();
+        let ids = context.span().span_context().clone();
+        if ids.is_valid() {
+            span.record("trace_id", ids.trace_id().to_string());
+            span.record("span_id", ids.span_id().to_string());
+        }
     }
     span
 }

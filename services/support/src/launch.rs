@@ -25,6 +25,8 @@ pub trait Program: Clone + Send + Sync + Sized + 'static {
 
     fn listen(config: &Self::Config) -> &ListenArgs;
     fn telemetry(config: &Self::Config) -> &TelemetryArgs;
+    /// The version this configuration runs (`v2`), for the spans' resource.
+    fn version(config: &Self::Config) -> String;
     /// The state the program runs with; called after telemetry started, so
     /// its warnings are logged.
     fn from_config(config: &Self::Config) -> Result<Self, String>;
@@ -89,7 +91,11 @@ pub async fn main<P: Program>(args: impl IntoIterator<Item = String>) -> ExitCod
             }
         };
     }
-    let telemetry = match telemetry::init(P::telemetry(&config), P::NAME) {
+    let identity = telemetry::Identity {
+        service: P::NAME,
+        version: &P::version(&config),
+    };
+    let telemetry = match telemetry::init(P::telemetry(&config), &identity) {
         Ok(telemetry) => telemetry,
         Err(error) => return setup_failed(P::NAME, error),
     };

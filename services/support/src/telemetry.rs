@@ -1,17 +1,23 @@
 //! Logging and tracing set-up. Logs go to stderr (plain or JSON lines);
-//! spans are exported over OTLP/HTTP when an endpoint is configured.
-//! Incoming context is read from W3C `traceparent` or B3; outgoing calls
-//! carry both.
+//! spans are exported over OTLP (HTTP/protobuf or gRPC, by
+//! `OTEL_EXPORTER_OTLP_PROTOCOL`) when an endpoint is configured, with the
+//! standard `OTEL_*` variables (endpoint, protocol, headers, sampler and its
+//! argument, service name, resource attributes). Incoming context is read
+//! from W3C `traceparent` or B3; outgoing calls carry both. Spans leave
+//! through a bounded queue (the SDK's batch processor: 2,048 spans), which
+//! drops rather than blocks when the collector is down.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_propagator_b3::{B3Encoding, Propagator as B3Propagator};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::resource::EnvResourceDetector;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -40,16 +46,88 @@ pub struct TelemetryArgs {
     /// Log filter, in `tracing` env-filter syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
-    /// OTLP/HTTP collector base URL (e.g. http://jaeger:4318); no export
-    /// when unset or empty.
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    /// OTLP collector base URL (e.g. http://jaeger:4318 for HTTP,
+    /// http://jaeger:4317 for gRPC); no export when unset or empty.
+    #[arg(long, visible_alias = "otlp", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+    /// `http/protobuf` or `grpc`, as OpenTelemetry names them.
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_PROTOCOL",
+        value_enum,
+        default_value = "http/protobuf"
+    )]
+    pub otlp_protocol: Protocol,
     /// Service name reported on spans; defaults to the binary's name.
     #[arg(long, env = "OTEL_SERVICE_NAME")]
     pub service_name: Option<String>,
-    /// Fraction of root traces sampled; a sampled parent is always followed.
-    #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", default_value_t = 1.0)]
+    /// Which traces are recorded, by OpenTelemetry's sampler names; the
+    /// `parentbased_*` ones follow an incoming decision (sampled or not).
+    #[arg(
+        long,
+        env = "OTEL_TRACES_SAMPLER",
+        value_enum,
+        default_value = "parentbased_always_on"
+    )]
+    pub sampler: SamplerName,
+    /// The ratio of the `traceidratio` samplers, within 0..=1.
+    #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", default_value_t = 1.0, value_parser = ratio)]
     pub sample_ratio: f64,
+}
+
+/// The OTLP transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+    #[value(name = "grpc")]
+    Grpc,
+}
+
+/// OpenTelemetry's sampler names (`OTEL_TRACES_SAMPLER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SamplerName {
+    #[value(name = "always_on")]
+    AlwaysOn,
+    #[value(name = "always_off")]
+    AlwaysOff,
+    #[value(name = "traceidratio")]
+    TraceIdRatio,
+    #[value(name = "parentbased_always_on")]
+    ParentBasedAlwaysOn,
+    #[value(name = "parentbased_always_off")]
+    ParentBasedAlwaysOff,
+    #[value(name = "parentbased_traceidratio")]
+    ParentBasedTraceIdRatio,
+}
+
+fn ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("`{text}` is not a ratio within 0..=1")),
+    }
+}
+
+impl SamplerName {
+    fn sampler(self, ratio: f64) -> Sampler {
+        let parent_based = |root: Sampler| Sampler::ParentBased(Box::new(root));
+        match self {
+            Self::AlwaysOn => Sampler::AlwaysOn,
+            Self::AlwaysOff => Sampler::AlwaysOff,
+            Self::TraceIdRatio => Sampler::TraceIdRatioBased(ratio),
+            Self::ParentBasedAlwaysOn => parent_based(Sampler::AlwaysOn),
+            Self::ParentBasedAlwaysOff => parent_based(Sampler::AlwaysOff),
+            Self::ParentBasedTraceIdRatio => parent_based(Sampler::TraceIdRatioBased(ratio)),
+        }
+    }
+}
+
+/// Who the spans are from: the resource every span carries.
+pub struct Identity<'a> {
+    /// The Kubernetes Service name (`reviews`), unless `OTEL_SERVICE_NAME`.
+    pub service: &'a str,
+    /// The version the process runs (`v2`).
+    pub version: &'a str,
 }
 
 impl TelemetryArgs {
@@ -59,6 +137,31 @@ impl TelemetryArgs {
     /// whether or not it is set there.
     pub fn otlp_endpoint(&self) -> Option<&str> {
         self.otlp_endpoint.as_deref().filter(|e| !e.is_empty())
+    }
+
+    /// The `OTEL_*` variables that make a child process export as this one
+    /// does (endpoint, protocol, sampler), or `None` when this one does not.
+    pub fn export_env(&self) -> Option<Vec<(String, String)>> {
+        use clap::ValueEnum;
+        let name = |value: Option<clap::builder::PossibleValue>| {
+            value.map(|v| v.get_name().to_owned()).unwrap_or_default()
+        };
+        let endpoint = self.otlp_endpoint()?;
+        Some(vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.to_owned()),
+            (
+                "OTEL_EXPORTER_OTLP_PROTOCOL".into(),
+                name(self.otlp_protocol.to_possible_value()),
+            ),
+            (
+                "OTEL_TRACES_SAMPLER".into(),
+                name(self.sampler.to_possible_value()),
+            ),
+            (
+                "OTEL_TRACES_SAMPLER_ARG".into(),
+                self.sample_ratio.to_string(),
+            ),
+        ])
     }
 }
 
@@ -88,7 +191,7 @@ impl Telemetry {
     }
 }
 
-pub fn init(args: &TelemetryArgs, default_service_name: &str) -> Result<Telemetry, TelemetryError> {
+pub fn init(args: &TelemetryArgs, identity: &Identity) -> Result<Telemetry, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
         Box::new(B3Propagator::with_encoding(B3Encoding::MultipleHeader)),
         // Last, so `traceparent` wins when both formats arrive.
@@ -107,13 +210,7 @@ pub fn init(args: &TelemetryArgs, default_service_name: &str) -> Result<Telemetr
     };
 
     let provider = match args.otlp_endpoint() {
-        Some(endpoint) => {
-            let name = args
-                .service_name
-                .clone()
-                .unwrap_or_else(|| default_service_name.to_owned());
-            Some(tracer_provider(endpoint, name, args.sample_ratio)?)
-        }
+        Some(endpoint) => Some(tracer_provider(endpoint, args, identity)?),
         None => None,
     };
     // Span export gets its own filter so that a quiet log level does not
@@ -137,21 +234,60 @@ pub fn init(args: &TelemetryArgs, default_service_name: &str) -> Result<Telemetr
 
 fn tracer_provider(
     endpoint: &str,
-    service_name: String,
-    sample_ratio: f64,
+    args: &TelemetryArgs,
+    identity: &Identity,
 ) -> Result<SdkTracerProvider, TelemetryError> {
-    let exporter = SpanExporter::builder()
-        .with_http()
-        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let base = endpoint.trim_end_matches('/');
+    let exporter = match args.otlp_protocol {
+        Protocol::HttpProtobuf => SpanExporter::builder()
+            .with_http()
+            .with_endpoint(format!("{base}/v1/traces"))
+            .build(),
+        Protocol::Grpc => SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(base)
+            .build(),
+    }
+    .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            sample_ratio,
-        ))))
-        .with_resource(Resource::builder().with_service_name(service_name).build())
+        .with_sampler(args.sampler.sampler(args.sample_ratio))
+        .with_resource(resource(args, identity))
         .build())
+}
+
+/// The spans' resource: OpenTelemetry's service and Kubernetes attributes,
+/// with `OTEL_RESOURCE_ATTRIBUTES` (the SDK's environment detector) over
+/// them, so what a user sets there wins. The
+/// pod name is `HOSTNAME`, as Kubernetes sets it; the namespace is
+/// `POD_NAMESPACE` where the manifest passes it (the downward API).
+fn resource(args: &TelemetryArgs, identity: &Identity) -> Resource {
+    let name = args
+        .service_name
+        .clone()
+        .unwrap_or_else(|| identity.service.to_owned());
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let pod = set("HOSTNAME");
+    let mut attributes = vec![
+        KeyValue::new("service.version", identity.version.to_owned()),
+        // One per process: the pod name where there is one.
+        KeyValue::new(
+            "service.instance.id",
+            pod.clone()
+                .unwrap_or_else(|| format!("{}-{}", identity.service, std::process::id())),
+        ),
+    ];
+    if let Some(pod) = pod {
+        attributes.push(KeyValue::new("k8s.pod.name", pod));
+    }
+    if let Some(namespace) = set("POD_NAMESPACE") {
+        attributes.push(KeyValue::new("k8s.namespace.name", namespace));
+    }
+    Resource::builder()
+        .with_service_name(name)
+        .with_attributes(attributes)
+        .with_detector(Box::new(EnvResourceDetector::new()))
+        .build()
 }
 
 #[cfg(test)]

@@ -35,10 +35,16 @@ async fn server_spans_are_exported_over_otlp_as_children_of_the_callers_trace() 
         log_format: LogFormat::Plain,
         log_filter: "warn".into(),
         otlp_endpoint: Some(format!("http://{collector_addr}")),
+        otlp_protocol: telemetry::Protocol::HttpProtobuf,
         service_name: None,
+        sampler: telemetry::SamplerName::ParentBasedAlwaysOn,
         sample_ratio: 1.0,
     };
-    let telemetry = telemetry::init(&args, "otlp-test").unwrap();
+    let identity = telemetry::Identity {
+        service: "otlp-test",
+        version: "v1",
+    };
+    let telemetry = telemetry::init(&args, &identity).unwrap();
 
     let service = Service::new("test-v1", Default::default());
     let router = service.router(Router::new().route("/hello", get(|| async { "hi" })));
