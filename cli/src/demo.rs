@@ -4,8 +4,11 @@
 //!
 //! - 1: deploy Bookinfo (all traffic to reviews v1: no stars);
 //! - 2: create the canary of reviews v2 with a 30/70 v1/v2 split;
-//! - 3 and 4: drive traffic like the tutorial's `curl` loop and verify the split;
-//! - 5: traces (spans export when OTEL_EXPORTER_OTLP_ENDPOINT is set);
+//! - 3: drive traffic like the tutorial's `curl` loop and verify the split;
+//! - 4: the traffic topology the data plane saw, with its live figures (and
+//!   the live page's address for the demo's duration);
+//! - 5: one request's trace as a tree, received over OTLP from the running
+//!   processes (every one exports to a receiver in this one);
 //! - 6: take over: 100% to v2, verified;
 //! - 7: take the job offline: stop reviews v1, and verify v2 still serves everything.
 
@@ -19,6 +22,11 @@ use reqwest::Url;
 use bookinfo_canary::job::step_text;
 use bookinfo_canary::{Job, Jobs, Step};
 use bookinfo_mesh::up::{Up, UpConfig};
+use bookinfo_support::telemetry::{
+    self, LogFormat, Protocol, SamplerName, Telemetry, TelemetryArgs,
+};
+
+use crate::traces::{self, Receiver};
 
 /// The tutorial's cadence: one request every 0.5 s.
 pub(crate) const TUTORIAL_RATE: f64 = 2.0;
@@ -43,9 +51,53 @@ struct Demo<'a> {
     config: &'a DemoConfig,
     up: Up,
     all_passed: bool,
+    /// The spans every process exports, and this one's exporter.
+    spans: Receiver,
+    exporting: Telemetry,
 }
 
+/// How soon the services export a finished span (the SDK's batch delay,
+/// 5 s by default): the trace is shown as soon as it is whole.
+const DEMO_EXPORT_DELAY_MS: &str = "200";
+/// How long step 5 waits for the request's trace to be whole.
+const TRACE_WAIT: Duration = Duration::from_secs(10);
+
 impl Demo<'_> {
+    /// Sends one page with a new W3C trace and prints its trace once whole
+    /// (every span's parent received, nothing new for a poll).
+    async fn trace_one(&mut self) -> Result<(), String> {
+        let trace = new_trace_id();
+        let hex: String = trace.iter().map(|b| format!("{b:02x}")).collect();
+        let page = format!("http://{}/productpage", self.up.entry);
+        reqwest::Client::new()
+            .get(&page)
+            .header("traceparent", format!("00-{hex}-{}-01", &hex[..16]))
+            .send()
+            .await
+            .map_err(|e| format!("{page}: {e}"))?;
+        let deadline = tokio::time::Instant::now() + TRACE_WAIT;
+        let mut seen = 0;
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            self.exporting.flush().await;
+            let spans = self.spans.trace(&trace);
+            let whole = spans
+                .iter()
+                .any(|s| s.is_service("ratings") || s.is_service("reviews"))
+                && spans.len() == seen;
+            if whole || tokio::time::Instant::now() >= deadline {
+                println!("trace {hex}:");
+                print!("{}", traces::tree(&spans));
+                if !whole {
+                    println!("(not whole within {} s)", TRACE_WAIT.as_secs());
+                    self.all_passed = false;
+                }
+                return Ok(());
+            }
+            seen = spans.len();
+        }
+    }
+
     /// The canary commands, against this run's admin endpoint.
     fn canary(&self) -> Result<Jobs, String> {
         Jobs::new(&format!("http://{}", self.up.admin)).map_err(|e| e.to_string())
@@ -106,6 +158,29 @@ pub(crate) async fn run(config: &DemoConfig) -> Result<bool, String> {
     say(
         "1. Deploy Bookinfo (productpage, details, reviews v1/v2/v3, ratings), all reviews traffic to v1",
     );
+    let (spans, collector) = Receiver::start().await?;
+    let args = TelemetryArgs {
+        log_format: LogFormat::Plain,
+        log_filter: "warn".into(),
+        otlp_endpoint: Some(format!("http://{collector}")),
+        otlp_protocol: Protocol::HttpProtobuf,
+        service_name: None,
+        sampler: SamplerName::ParentBasedAlwaysOn,
+        sample_ratio: 1.0,
+    };
+    let exporting = telemetry::init(
+        &args,
+        &telemetry::Identity {
+            service: "mesh",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut export_env = args.export_env().unwrap_or_default();
+    export_env.push((
+        "OTEL_BSP_SCHEDULE_DELAY".into(),
+        DEMO_EXPORT_DELAY_MS.into(),
+    ));
     let up = Up::start(&UpConfig {
         program: config.program.clone(),
         listen: "127.0.0.1:0".parse().map_err(|_| "address")?,
@@ -118,7 +193,7 @@ pub(crate) async fn run(config: &DemoConfig) -> Result<bool, String> {
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Local,
         env: Vec::new(),
-        tracing: None,
+        tracing: Some(export_env),
     })
     .await?;
     println!(
@@ -129,10 +204,13 @@ pub(crate) async fn run(config: &DemoConfig) -> Result<bool, String> {
         config,
         up,
         all_passed: true,
+        spans,
+        exporting,
     };
     let outcome = steps(&mut demo).await;
     say("Stopping everything");
     demo.up.stop().await;
+    demo.exporting.shutdown().await;
     outcome.map(|()| demo.all_passed)
 }
 
@@ -159,7 +237,8 @@ async fn steps(demo: &mut Demo<'_>) -> Result<(), String> {
     say("4. Traffic topology: what the data plane routed over the last 30 s");
     print!("{}", topology_text(&demo.up.plane));
 
-    say("5. Traces: run with OTEL_EXPORTER_OTLP_ENDPOINT=http://<jaeger>:4318 to see every hop");
+    say("5. Tracing: one request, every hop, as the processes exported it over OTLP");
+    demo.trace_one().await?;
 
     say("6. Take over: 100% of reviews traffic to v2");
     let job = canary
@@ -207,6 +286,25 @@ fn topology_text(plane: &bookinfo_mesh::plane::Plane) -> String {
         ));
     }
     text
+}
+
+/// A trace id no other run has: the clock and the process, hashed.
+fn new_trace_id() -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    let state = std::collections::hash_map::RandomState::new();
+    let mut bytes = [0; 16];
+    for (i, half) in bytes.chunks_mut(8).enumerate() {
+        let mut hasher = state.build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        hasher.write_u32(std::process::id());
+        hasher.write_usize(i);
+        half.copy_from_slice(&hasher.finish().to_be_bytes());
+    }
+    bytes
 }
 
 /// The `istio/` folder: next to the working directory, or beside the repo of

@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 mod canary;
 mod demo;
 mod progress;
+mod traces;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -110,6 +111,8 @@ enum Command {
         /// know who called; e.g. `productpage-v1=0.0.0.0:15001`.
         #[arg(long = "outbound", value_parser = parse_outbound)]
         outbound: Vec<(String, SocketAddr)>,
+        #[command(flatten)]
+        telemetry: TelemetryArgs,
     },
     /// Exit 0 when URL (http://HOST:PORT/PATH) answers 200, else 1: the
     /// health check of the `bookinfo` image.
@@ -285,13 +288,14 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             env,
             telemetry,
         } => {
-            let _logs = telemetry::init(
+            let exporting = telemetry::init(
                 &telemetry,
                 &telemetry::Identity {
                     service: "mesh",
                     version: env!("CARGO_PKG_VERSION"),
                 },
-            );
+            )
+            .map_err(|e| e.to_string())?;
             if !admin.ip().is_loopback() {
                 return Err(format!(
                     "the admin endpoint must be on a loopback address, not {admin}"
@@ -322,6 +326,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             ));
             stopped.await;
             up.stop().await;
+            exporting.shutdown().await;
             ExitCode::SUCCESS
         }
         Command::Demo {
@@ -376,7 +381,16 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 },
             admin,
             outbound,
+            telemetry,
         } => {
+            let exporting = telemetry::init(
+                &telemetry,
+                &telemetry::Identity {
+                    service: "mesh",
+                    version: env!("CARGO_PKG_VERSION"),
+                },
+            )
+            .map_err(|e| e.to_string())?;
             let bind = |addr: SocketAddr| async move {
                 tokio::net::TcpListener::bind(addr)
                     .await
@@ -392,16 +406,21 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 sources.push((workload, bind(addr).await?));
             }
             let shutdown = bookinfo_support::http::shutdown_signal();
-            up::proxy_only(
-                listener,
+            let listeners = up::ProxyListeners {
+                entry: listener,
                 admin,
-                sources,
+                outbound: sources,
+            };
+            up::proxy_only(
+                listeners,
                 instances,
                 default_host,
                 &routes,
+                telemetry.otlp_endpoint().is_some(),
                 shutdown,
             )
             .await?;
+            exporting.shutdown().await;
             ExitCode::SUCCESS
         }
         Command::EnvoyConfig {

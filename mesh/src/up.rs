@@ -361,21 +361,35 @@ pub fn read_routes(files: &[PathBuf]) -> Result<Vec<load::Object>, String> {
     Ok(objects)
 }
 
+/// What `bookinfo proxy` listens on.
+pub struct ProxyListeners {
+    /// Every host, told apart by the Host header.
+    pub entry: TcpListener,
+    pub admin: Option<TcpListener>,
+    /// Workload names and their own listeners.
+    pub outbound: Vec<(String, TcpListener)>,
+}
+
 /// `bookinfo proxy`: only the data plane, in front of instances that run
 /// elsewhere (containers of docker/compose.yaml, benchmarks, services
 /// started by hand): one listener for every host, told apart by the Host
 /// header, the admin endpoint when `admin` is given, and for each
 /// `outbound` workload a listener of its own (its sidecar's outbound
 /// listener: what arrives there is that workload's call, for the metrics).
+/// With `tracing`, each routed request makes the plane's spans.
 pub async fn proxy_only(
-    listener: TcpListener,
-    admin: Option<TcpListener>,
-    outbound: Vec<(String, TcpListener)>,
+    listeners: ProxyListeners,
     instances: Vec<Instance>,
     default_host: Option<String>,
     routes: &[PathBuf],
+    tracing: bool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    let ProxyListeners {
+        entry: listener,
+        admin,
+        outbound,
+    } = listeners;
     let mut sources = Vec::new();
     for (workload, listener) in outbound {
         let index = instances
@@ -388,6 +402,7 @@ pub async fn proxy_only(
     }
     let plane = Plane::new(instances);
     plane.replace(read_routes(routes)?)?;
+    plane.trace(tracing);
     let (stop, stopped) = watch::channel(false);
     for (index, listener) in sources {
         tokio::spawn(serve(

@@ -370,13 +370,13 @@ one_trace_across_the_services() {
 import json, sys
 traces = json.load(sys.stdin)["data"]
 sys.exit(not any(sorted({p["serviceName"] for p in t["processes"].values()}) ==
-                 ["details", "productpage", "ratings", "reviews"] for t in traces))' && return 0
+                 ["details", "mesh", "productpage", "ratings", "reviews"] for t in traces))' && return 0
         sleep 0.5
     done
-    echo "  no trace holds productpage, details, reviews and ratings"
+    echo "  no trace holds productpage, details, reviews, ratings and the router's hops"
     return 1
 }
-check "the tracing profile: a page is one trace in Jaeger across productpage, details, reviews and ratings" \
+check "the tracing profile: a page is one trace in Jaeger across productpage, details, reviews, ratings and the router (mesh)" \
     one_trace_across_the_services
 
 # ---------------------------------------------------------------------------

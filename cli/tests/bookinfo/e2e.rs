@@ -311,6 +311,17 @@ fn the_demo_verifies_every_step_of_the_tutorial() {
     ] {
         assert!(topology.contains(edge), "{edge}: {topology}");
     }
+    // Step 5: one request's trace, received over OTLP, as a tree.
+    let step5 = &stdout[stdout.find("5. Tracing").expect("step 5")..stdout.find("== 6.").unwrap()];
+    assert!(!step5.contains("not whole"), "{step5}");
+    for hop in [
+        "mesh (mesh-",
+        "productpage (productpage-v1-local) GET /productpage [server]",
+        "details (details-v1-local) GET /details/0 [server]",
+        "reviews.default.svc.cluster.local:9080/* [client]",
+    ] {
+        assert!(step5.contains(hop), "{hop}: {step5}");
+    }
 }
 
 #[tokio::test]

@@ -180,6 +180,14 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
+    /// Exports the spans ended so far now, not at the next batch.
+    pub async fn flush(&self) {
+        if let Some(provider) = self.provider.clone() {
+            // The OTLP/HTTP exporter blocks; keep it off the async workers.
+            let _ = tokio::task::spawn_blocking(move || provider.force_flush()).await;
+        }
+    }
+
     pub async fn shutdown(self) {
         if let Some(provider) = self.provider {
             // The OTLP/HTTP exporter blocks; keep it off the async workers.
