@@ -87,8 +87,10 @@ pub struct Plane {
     answers: Vec<Answers>,
     /// Istio's standard metrics and the topology window.
     stats: Stats,
-    /// Spans are made (the process exports them).
+    /// Spans are made (the process exports them), with this tracer (got
+    /// once: the global lookup builds one each time).
     tracing: AtomicBool,
+    tracer: OnceLock<opentelemetry::global::BoxedTracer>,
     client: Client<HttpConnector, Full<Bytes>>,
     retries_in_flight: Arc<Semaphore>,
     mirrors_in_flight: Arc<Semaphore>,
@@ -149,6 +151,7 @@ impl Plane {
             answers,
             stats,
             tracing: AtomicBool::new(false),
+            tracer: OnceLock::new(),
             instances,
             objects: Mutex::new(Vec::new()),
             routes: RwLock::new(Arc::new(Routes::default())),
@@ -183,6 +186,9 @@ impl Plane {
     /// From now on, each routed request makes a client and a server span
     /// (for a process that exports them).
     pub fn trace(&self, on: bool) {
+        if on {
+            let _ = self.tracer.set(opentelemetry::global::tracer("mesh"));
+        }
         self.tracing.store(on, Ordering::Relaxed);
     }
 
@@ -684,10 +690,10 @@ async fn proxy(State(proxy): State<HostProxy>, request: Request) -> Response {
         .unwrap_or(0);
     let plane = Arc::clone(&proxy.plane);
     let source = proxy.source;
-    let hop = match proxy.host_of(request.headers()) {
-        Some((host, _)) if plane.tracing.load(Ordering::Relaxed) => {
+    let hop = match (proxy.host_of(request.headers()), plane.tracer.get()) {
+        (Some((host, _)), Some(tracer)) if plane.tracing.load(Ordering::Relaxed) => {
             let caller = plane.stats.workload(source).0;
-            Some(Hop::start(request.headers(), host, caller))
+            Some(Hop::start(tracer, request.headers(), host, caller))
         }
         _ => None,
     };

@@ -12,7 +12,7 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, global};
 
 /// The port every Bookinfo service listens on, as the cluster names carry it.
@@ -67,28 +67,37 @@ fn fqdn(host: &str) -> String {
 impl Hop {
     /// Starts the spans of a request for `host` from `source` (a workload
     /// name, `unknown` for a client outside).
-    pub(crate) fn start(incoming: &HeaderMap, host: &str, source: &str) -> Self {
+    pub(crate) fn start(
+        tracer: &global::BoxedTracer,
+        incoming: &HeaderMap,
+        host: &str,
+        source: &str,
+    ) -> Self {
         let parent = global::get_text_map_propagator(|p| p.extract(&Incoming(incoming)));
-        let tracer = global::tracer("mesh");
         let name = format!("{}:{SERVICE_PORT}/*", fqdn(host));
-        let client = tracer
+        // Attributes only on spans that will be exported: a request the
+        // sampler dropped costs two bare spans and its propagation.
+        let mut client = tracer
             .span_builder(name.clone())
             .with_kind(SpanKind::Client)
-            .with_attributes([
-                KeyValue::new("component", "proxy"),
-                KeyValue::new("istio.canonical_service", source.to_owned()),
-            ])
-            .start_with_context(&tracer, &parent);
+            .start_with_context(tracer, &parent);
+        if client.is_recording() {
+            client.set_attribute(KeyValue::new("component", "proxy"));
+            client.set_attribute(KeyValue::new("istio.canonical_service", source.to_owned()));
+        }
         let client = parent.with_span(client);
-        let server = tracer
+        let mut server = tracer
             .span_builder(name)
             .with_kind(SpanKind::Server)
-            .with_attributes([
-                KeyValue::new("component", "proxy"),
-                KeyValue::new("istio.canonical_service", host.to_owned()),
-                KeyValue::new("upstream_cluster", format!("inbound|{SERVICE_PORT}||")),
-            ])
-            .start_with_context(&tracer, &client);
+            .start_with_context(tracer, &client);
+        if server.is_recording() {
+            server.set_attribute(KeyValue::new("component", "proxy"));
+            server.set_attribute(KeyValue::new("istio.canonical_service", host.to_owned()));
+            server.set_attribute(KeyValue::new(
+                "upstream_cluster",
+                format!("inbound|{SERVICE_PORT}||"),
+            ));
+        }
         let server = client.with_span(server);
         Self { client, server }
     }
@@ -111,24 +120,25 @@ impl Hop {
         status: u16,
         flags: &str,
     ) {
-        let cluster = format!(
-            "outbound|{SERVICE_PORT}|{}|{}",
-            subset.unwrap_or(""),
-            fqdn(host)
-        );
-        let failed = status >= 500;
         for (context, side) in [(&self.server, "server"), (&self.client, "client")] {
             let span = context.span();
-            span.set_attribute(KeyValue::new("http.status_code", i64::from(status)));
-            span.set_attribute(KeyValue::new("response_flags", flags.to_owned()));
-            if side == "client" {
-                span.set_attribute(KeyValue::new("upstream_cluster", cluster.clone()));
-                if let Some(route) = route {
-                    span.set_attribute(KeyValue::new("route_name", route.to_owned()));
+            if span.is_recording() {
+                span.set_attribute(KeyValue::new("http.status_code", i64::from(status)));
+                span.set_attribute(KeyValue::new("response_flags", flags.to_owned()));
+                if side == "client" {
+                    let cluster = format!(
+                        "outbound|{SERVICE_PORT}|{}|{}",
+                        subset.unwrap_or(""),
+                        fqdn(host)
+                    );
+                    span.set_attribute(KeyValue::new("upstream_cluster", cluster));
+                    if let Some(route) = route {
+                        span.set_attribute(KeyValue::new("route_name", route.to_owned()));
+                    }
                 }
-            }
-            if failed {
-                span.set_status(Status::error(format!("{status}")));
+                if status >= 500 {
+                    span.set_status(Status::error(format!("{status}")));
+                }
             }
             span.end();
         }

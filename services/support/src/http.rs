@@ -152,7 +152,8 @@ fn server_span(request: &Request) -> tracing::Span {
         // join (the fields are the span's, shown with each event).
         let context = span.context();
         let ids = context.span().span_context().clone();
-        if ids.is_valid() {
+        // Only for a sampled trace: other ids would name spans nobody sees.
+        if ids.is_valid() && ids.is_sampled() {
             span.record("trace_id", ids.trace_id().to_string());
             span.record("span_id", ids.span_id().to_string());
         }
