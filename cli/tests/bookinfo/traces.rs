@@ -17,16 +17,25 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 
 type Received = Arc<Mutex<Vec<ExportTraceServiceRequest>>>;
+/// The `x-bookinfo-test` header of each OTLP/HTTP export.
+type Marks = Arc<Mutex<Vec<Option<String>>>>;
 
 /// OTLP/HTTP: `POST /v1/traces` with a protobuf body.
-async fn http_receiver() -> (SocketAddr, Received) {
+async fn http_receiver() -> (SocketAddr, Received, Marks) {
     let received = Received::default();
+    let marks = Marks::default();
     let sink = received.clone();
+    let marked = marks.clone();
     let app = axum::Router::new().route(
         "/v1/traces",
-        axum::routing::post(move |body: Bytes| {
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: Bytes| {
             let sink = sink.clone();
+            let marked = marked.clone();
             async move {
+                let mark = headers
+                    .get("x-bookinfo-test")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                marked.lock().unwrap().push(mark);
                 sink.lock()
                     .unwrap()
                     .push(ExportTraceServiceRequest::decode(body).unwrap());
@@ -37,7 +46,7 @@ async fn http_receiver() -> (SocketAddr, Received) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, received)
+    (addr, received, marks)
 }
 
 /// OTLP/gRPC: HTTP/2 (prior knowledge), `POST
@@ -132,7 +141,15 @@ async fn traced_up(endpoint: &str, protocol: Protocol) -> (Up, telemetry::Teleme
         service_log: "warn".into(),
         router: bookinfo_mesh::up::Router::Local,
         env: Vec::new(),
-        tracing: args.export_env(),
+        // The services also send a header with every export, as
+        // OTEL_EXPORTER_OTLP_HEADERS asks (a collector's API key).
+        tracing: args.export_env().map(|mut env| {
+            env.push((
+                "OTEL_EXPORTER_OTLP_HEADERS".into(),
+                "x-bookinfo-test=yes".into(),
+            ));
+            env
+        }),
     })
     .await
     .unwrap();
@@ -341,8 +358,13 @@ fn hex_bytes(text: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn one_trace_per_page_over_otlp_http_with_the_planes_hops() {
-    let (addr, received) = http_receiver().await;
+    let (addr, received, marks) = http_receiver().await;
     one_trace_per_page(format!("http://{addr}"), received, Protocol::HttpProtobuf).await;
+    let marks = marks.lock().unwrap();
+    assert!(
+        marks.iter().any(|m| m.as_deref() == Some("yes")),
+        "{marks:?}"
+    );
 }
 
 #[tokio::test]
@@ -372,7 +394,7 @@ async fn with_the_collector_down_no_page_is_lost() {
 #[tokio::test]
 async fn log_lines_name_the_trace_and_span_of_their_request() {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-    let (collector, _received) = http_receiver().await;
+    let (collector, _received, _) = http_receiver().await;
     let ratings = bookinfo_support::testing::closed_port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bookinfo"))
         .args(["service", "reviews"])
