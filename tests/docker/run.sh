@@ -361,6 +361,9 @@ check "the mysql profile serves ratings from MariaDB, routed by virtual-service-
 one_trace_across_the_services() {
     OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318 JAEGER_UI_PORT=0 \
         "${COMPOSE[@]}" --profile tracing up -d --wait >"$TMP/tracing.log" 2>&1 || { cat "$TMP/tracing.log"; return 1; }
+    # The router was recreated to export its spans: Docker picked new ports.
+    app="http://$("${COMPOSE[@]}" port mesh 9080)"
+    admin="http://$("${COMPOSE[@]}" port mesh 15000)"
     apply virtual-service-all-v1.yaml virtual-service-reviews-v2.yaml || return 1
     page >/dev/null
     local query n

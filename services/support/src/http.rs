@@ -125,38 +125,47 @@ impl Service {
     }
 }
 
+/// The request's span, with the same fields at either level.
+macro_rules! request_span {
+    ($make:ident, $request:expr) => {
+        tracing::$make!(
+            "request",
+            otel.name = %format_args!("{} {}", $request.method(), $request.uri().path()),
+            otel.kind = "server",
+            http.method = %$request.method(),
+            http.target = %$request.uri().path(),
+            request_id = $request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        )
+    };
+}
+
 fn server_span(request: &Request) -> tracing::Span {
-    // At ERROR level so that whatever the log filter lets through is shown
-    // within it (with its trace and span ids); a span prints nothing by
-    // itself.
-    let span = tracing::error_span!(
-        "request",
-        otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
-        otel.kind = "server",
-        http.method = %request.method(),
-        http.target = %request.uri().path(),
-        request_id = request
-            .headers()
-            .get(&REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-        trace_id = tracing::field::Empty,
-        span_id = tracing::field::Empty,
-    );
-    if crate::telemetry::exporting() {
-        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.extract(&HeaderExtractor(request.headers()))
-        });
-        let _ = span.set_parent(parent);
-        // Every log line of the request names its span, so logs and traces
-        // join (the fields are the span's, shown with each event).
-        let context = span.context();
-        let ids = context.span().span_context().clone();
-        // Only for a sampled trace: other ids would name spans nobody sees.
-        if ids.is_valid() && ids.is_sampled() {
-            span.record("trace_id", ids.trace_id().to_string());
-            span.record("span_id", ids.span_id().to_string());
-        }
+    if !crate::telemetry::exporting() {
+        // At INFO: under a quieter filter it is not even made.
+        return request_span!(info_span, request);
+    }
+    // Exported: at ERROR level, so that whatever the log filter lets
+    // through is shown within it, with its trace and span ids (a span
+    // prints nothing by itself).
+    let span = request_span!(error_span, request);
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(request.headers()))
+    });
+    let _ = span.set_parent(parent);
+    // Every log line of the request names its span, so logs and traces
+    // join (the fields are the span's, shown with each event).
+    let context = span.context();
+    let ids = context.span().span_context().clone();
+    // Only for a sampled trace: other ids would name spans nobody sees.
+    if ids.is_valid() && ids.is_sampled() {
+        span.record("trace_id", ids.trace_id().to_string());
+        span.record("span_id", ids.span_id().to_string());
     }
     span
 }
