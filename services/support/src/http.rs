@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -83,14 +83,12 @@ impl Service {
             )
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(middleware::from_fn_with_state(
-                self.metrics.clone(),
-                metrics::record,
+                Admission {
+                    metrics: self.metrics.clone(),
+                    draining,
+                },
+                admit_and_count,
             ))
-            .layer(middleware::from_fn(move |request: Request, next: Next| {
-                let draining = draining.load(Ordering::Relaxed);
-                async move { fail_health_while_draining(draining, request, next).await }
-            }))
-            .layer(middleware::from_fn(refuse_huge_headers))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 REQUEST_TIMEOUT,
@@ -170,7 +168,22 @@ fn server_span(request: &Request) -> tracing::Span {
     span
 }
 
-async fn refuse_huge_headers(request: Request, next: Next) -> Response {
+/// What the admission layer needs.
+#[derive(Clone)]
+struct Admission {
+    metrics: Metrics,
+    draining: Arc<AtomicBool>,
+}
+
+/// The checks before a handler and the count after it, in one layer (each
+/// layer of a route clones the boxed service inside it on every request):
+/// headers above [`HEADER_LIMIT`] refused (431), `/health` failed while
+/// draining (503), then the request counted in the metrics.
+async fn admit_and_count(
+    State(admission): State<Admission>,
+    request: Request,
+    next: Next,
+) -> Response {
     let size: usize = request
         .headers()
         .iter()
@@ -182,14 +195,13 @@ async fn refuse_huge_headers(request: Request, next: Next) -> Response {
             "request header fields too large",
         );
     }
-    next.run(request).await
-}
-
-async fn fail_health_while_draining(draining: bool, request: Request, next: Next) -> Response {
-    if draining && request.method() == Method::GET && request.uri().path() == "/health" {
+    if admission.draining.load(Ordering::Relaxed)
+        && request.method() == Method::GET
+        && request.uri().path() == "/health"
+    {
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "draining");
     }
-    next.run(request).await
+    metrics::record(&admission.metrics, request, next).await
 }
 
 /// Stamps the version header and gives every error that axum or a layer

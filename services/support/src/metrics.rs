@@ -96,7 +96,7 @@ fn method_label(method: &str) -> &'static str {
 /// values: the route is the matched pattern (`/ratings/{id}`), never the raw
 /// path; the method one of [`KNOWN_METHODS`] or `_OTHER`; the status what the
 /// service answered.
-pub async fn record(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+pub async fn record(metrics: &Metrics, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
