@@ -22,9 +22,7 @@ use reqwest::Url;
 use bookinfo_canary::job::step_text;
 use bookinfo_canary::{Job, Jobs, Step};
 use bookinfo_mesh::up::{Up, UpConfig};
-use bookinfo_support::telemetry::{
-    self, LogFormat, Protocol, SamplerName, Telemetry, TelemetryArgs,
-};
+use bookinfo_support::telemetry::{LogFormat, Protocol, SamplerName, Telemetry, TelemetryArgs};
 
 use crate::traces::{self, Receiver};
 
@@ -168,14 +166,7 @@ pub(crate) async fn run(config: &DemoConfig) -> Result<bool, String> {
         sampler: SamplerName::ParentBasedAlwaysOn,
         sample_ratio: 1.0,
     };
-    let exporting = telemetry::init(
-        &args,
-        &telemetry::Identity {
-            service: "mesh",
-            version: env!("CARGO_PKG_VERSION"),
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let exporting = crate::plane_telemetry(&args)?;
     let mut export_env = args.export_env().unwrap_or_default();
     export_env.push((
         "OTEL_BSP_SCHEDULE_DELAY".into(),

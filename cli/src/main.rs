@@ -187,6 +187,16 @@ fn parse_instance(text: &str) -> Result<Instance, String> {
     })
 }
 
+/// Logs and, when configured, span export for a process that runs the
+/// data plane: its spans are the plane's (`service.name` `mesh`).
+pub(crate) fn plane_telemetry(args: &TelemetryArgs) -> Result<telemetry::Telemetry, String> {
+    let identity = telemetry::Identity {
+        service: "mesh",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    telemetry::init(args, &identity).map_err(|e| e.to_string())
+}
+
 /// `WORKLOAD=HOST:PORT` (`reviews-v2=0.0.0.0:15002`).
 fn parse_outbound(text: &str) -> Result<(String, SocketAddr), String> {
     let (workload, addr) = text
@@ -288,14 +298,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             env,
             telemetry,
         } => {
-            let exporting = telemetry::init(
-                &telemetry,
-                &telemetry::Identity {
-                    service: "mesh",
-                    version: env!("CARGO_PKG_VERSION"),
-                },
-            )
-            .map_err(|e| e.to_string())?;
+            let exporting = plane_telemetry(&telemetry)?;
             if !admin.ip().is_loopback() {
                 return Err(format!(
                     "the admin endpoint must be on a loopback address, not {admin}"
@@ -383,14 +386,7 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             outbound,
             telemetry,
         } => {
-            let exporting = telemetry::init(
-                &telemetry,
-                &telemetry::Identity {
-                    service: "mesh",
-                    version: env!("CARGO_PKG_VERSION"),
-                },
-            )
-            .map_err(|e| e.to_string())?;
+            let exporting = plane_telemetry(&telemetry)?;
             let bind = |addr: SocketAddr| async move {
                 tokio::net::TcpListener::bind(addr)
                     .await
