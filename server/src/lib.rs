@@ -10,24 +10,26 @@
 //! Bookinfo service does: the version detection of an HTTP/1-or-2 server
 //! waits for a first byte with no timeout at all.
 
-use std::future::Future;
+use std::convert::Infallible;
+use std::future::{Future, Ready, ready};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::header::HOST;
 use axum::http::{StatusCode, Version};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
+use tower::util::Oneshot;
+use tower::{Service, ServiceExt};
 
 /// Time a client has to send a request head, counted from the connection's
 /// start or the end of its previous response, so it is the idle timeout of
@@ -64,16 +66,39 @@ pub fn connection_limit() -> usize {
 
 /// RFC 9112, section 3.2: an HTTP/1.1 request without a Host header, or
 /// with more than one, gets 400 (hyper alone accepts both).
-async fn one_host(request: Request, next: Next) -> Response {
-    if request.version() == Version::HTTP_11 && request.headers().get_all(HOST).iter().count() != 1
-    {
-        return (
-            StatusCode::BAD_REQUEST,
-            "exactly one Host header is required\n",
-        )
-            .into_response();
+fn host_is_missing_or_repeated(request: &Request<Incoming>) -> bool {
+    request.version() == Version::HTTP_11 && request.headers().get_all(HOST).iter().count() != 1
+}
+
+/// What hyper calls for each request of one connection: the Host check,
+/// the peer's address as axum's `ConnectInfo` (for handlers that read it),
+/// then the server's service. Written out rather than made of tower
+/// layers so that the check costs no allocation per request.
+struct Connection<S> {
+    service: S,
+    peer: SocketAddr,
+}
+
+impl<S> hyper::service::Service<Request<Incoming>> for Connection<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, Oneshot<S, Request>>;
+
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        if host_is_missing_or_repeated(&request) {
+            let refused = (
+                StatusCode::BAD_REQUEST,
+                "exactly one Host header is required\n",
+            )
+                .into_response();
+            return Either::Left(ready(Ok(refused)));
+        }
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        Either::Right(self.service.clone().oneshot(request.map(Body::new)))
     }
-    next.run(request).await
 }
 
 /// What a server holds a client to.
@@ -94,25 +119,38 @@ impl Default for Limits {
     }
 }
 
-/// Serves `router` on `listener` with the default [`Limits`] until
+/// What a server serves: an axum `Router`, or a service wrapping one.
+pub trait App:
+    Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+}
+
+impl<S> App for S where
+    S: Service<Request, Response = Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
+/// Serves `app` on `listener` with the default [`Limits`] until
 /// `shutdown` resolves, then closes the listener and lets in-flight
 /// requests finish for up to [`SHUTDOWN_DEADLINE`].
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    app: impl App,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    serve_with(listener, router, shutdown, Limits::default()).await
+    serve_with(listener, app, shutdown, Limits::default()).await
 }
 
 /// [`serve`] with other limits (tests use short ones).
 pub async fn serve_with(
     listener: TcpListener,
-    router: Router,
+    app: impl App,
     shutdown: impl Future<Output = ()> + Send,
     limits: Limits,
 ) -> std::io::Result<()> {
-    let router = router.layer(axum::middleware::from_fn(one_host));
     let slots = Arc::new(Semaphore::new(limits.connections));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -141,13 +179,10 @@ pub async fn serve_with(
         };
         // Small request/response pairs: do not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        // The peer's address, for handlers that read it (axum's ConnectInfo).
-        let service = TowerToHyperService::new(router.clone().map_request(
-            move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            },
-        ));
+        let service = Connection {
+            service: app.clone(),
+            peer,
+        };
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             let _ = connection.await;

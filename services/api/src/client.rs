@@ -1,14 +1,24 @@
+//! The client every service calls its Bookinfo backends with: hyper's
+//! pooled HTTP/1.1 client, plain HTTP (in a mesh the sidecar does TLS), so
+//! that a call costs a URI parse and a pooled exchange, not the URL
+//! parsing, redirect and retry machinery of a general-purpose client.
+
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, StatusCode};
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_LENGTH};
+use http::{HeaderMap, HeaderValue, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::contract::VERSION_HEADER;
 
 /// One backend service reached at `base_url` (e.g. `http://ratings:9080`).
 #[derive(Clone, Debug)]
 pub struct Backend {
-    http: reqwest::Client,
+    http: Client<HttpConnector, Empty<Bytes>>,
     base_url: String,
     timeout: Duration,
 }
@@ -48,21 +58,31 @@ pub enum CallError {
 /// The HTTP client could not be set up (the process cannot call anything).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the HTTP client: {0}")]
-pub struct BuildError(String);
+pub struct BuildError(pub String);
 
 impl Backend {
     /// `timeout` bounds the whole exchange (connect, head and body), which is
     /// at least as strict as the upstream connect + read timeouts.
     pub fn new(base_url: impl Into<String>, timeout: Duration) -> Result<Self, BuildError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .tcp_nodelay(true)
+        let base_url = base_url.into().trim_end_matches('/').to_owned();
+        match base_url.parse::<Uri>() {
+            Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {}
+            _ => {
+                return Err(BuildError(format!(
+                    "`{base_url}` is not an http:// URL with a host"
+                )));
+            }
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(timeout));
+        let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build()
-            .map_err(|e| BuildError(e.to_string()))?;
+            .pool_timer(TokioTimer::new())
+            .build(connector);
         Ok(Self {
             http,
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            base_url,
             timeout,
         })
     }
@@ -75,57 +95,77 @@ impl Backend {
         self.timeout
     }
 
-    /// GET `{base_url}{path}` with `headers` (the forwarded set) added.
-    pub async fn get(&self, path: &str, headers: &HeaderMap) -> Result<Reply, CallError> {
-        let url = format!("{}{}", self.base_url, path);
-        let sent = self
-            .http
-            .get(url)
-            .headers(headers.clone())
-            .timeout(self.timeout)
-            .send()
-            .await;
-        let response = sent.map_err(|e| self.classify(e))?;
-        let status = response.status();
-        let version = response
-            .headers()
+    /// GET `{base_url}{path}` with `headers` (the forwarded set).
+    pub async fn get(&self, path: &str, headers: HeaderMap) -> Result<Reply, CallError> {
+        let uri: Uri = format!("{}{}", self.base_url, path)
+            .parse()
+            .map_err(|e| CallError::Other(format!("not a request path: {e}")))?;
+        let mut request = Request::new(Empty::new());
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        // What general-purpose clients (and upstream's) send when the
+        // caller names nothing.
+        request
+            .headers_mut()
+            .entry(ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        tokio::time::timeout(self.timeout, self.exchange(request))
+            .await
+            .unwrap_or(Err(CallError::Timeout(self.timeout)))
+    }
+
+    async fn exchange(&self, request: Request<Empty<Bytes>>) -> Result<Reply, CallError> {
+        let response = self.http.request(request).await.map_err(|error| {
+            let text = with_causes(&error);
+            if error.is_connect() {
+                CallError::Connect(text)
+            } else {
+                CallError::Other(text)
+            }
+        })?;
+        let (head, body) = response.into_parts();
+        // A declared length above the bound is refused before reading.
+        let declared = head
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(CallError::TooLarge);
+        }
+        let body = Limited::new(body, MAX_BODY)
+            .collect()
+            .await
+            .map_err(|error| {
+                if error.downcast_ref::<LengthLimitError>().is_some() {
+                    CallError::TooLarge
+                } else {
+                    CallError::Other(with_causes(error.as_ref()))
+                }
+            })?
+            .to_bytes();
+        let version = head
+            .headers
             .get(VERSION_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = self.body(response).await?;
         Ok(Reply {
-            status,
+            status: head.status,
             body,
             version,
         })
     }
+}
 
-    /// The body, at most [`MAX_BODY`] bytes (a declared length above it is
-    /// refused before reading).
-    async fn body(&self, mut response: reqwest::Response) -> Result<Bytes, CallError> {
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY as u64)
-        {
-            return Err(CallError::TooLarge);
-        }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(CallError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.freeze())
+/// An error with its causes (`client error (Connect): tcp connect error:
+/// Connection refused`): the outer messages alone say little.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
     }
-
-    fn classify(&self, error: reqwest::Error) -> CallError {
-        if error.is_timeout() {
-            CallError::Timeout(self.timeout)
-        } else if error.is_connect() {
-            CallError::Connect(error.to_string())
-        } else {
-            CallError::Other(error.to_string())
-        }
-    }
+    text
 }

@@ -51,13 +51,16 @@ impl RatingsClient {
         &self.backend
     }
 
-    pub async fn get(&self, id: i64, headers: &HeaderMap) -> Result<ProductRatings, RatingsError> {
-        let mut headers = headers.clone();
+    pub async fn get(
+        &self,
+        id: i64,
+        mut headers: HeaderMap,
+    ) -> Result<ProductRatings, RatingsError> {
         headers.insert(
             http::header::ACCEPT,
             http::HeaderValue::from_static("application/json"),
         );
-        let reply = self.backend.get(&path(id), &headers).await?;
+        let reply = self.backend.get(&path(id), headers).await?;
         if reply.status != StatusCode::OK {
             return Err(RatingsError::Status(reply.status));
         }

@@ -1,14 +1,17 @@
 //! The external book API of details v2 (upstream: Google Books), looked up
-//! by ISBN with the forwarded headers and a bounded timeout.
+//! by ISBN with the forwarded headers and a bounded timeout. Outside the
+//! mesh, so over reqwest rather than the Bookinfo backend client: HTTPS
+//! when the `tls` feature is on, and the same bound on the answer's size.
 
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use serde_json::Value;
 
+use bookinfo_api::MAX_BODY;
 use bookinfo_api::details::BookDetails;
-use bookinfo_api::{Backend, BuildError, CallError};
 use bookinfo_support::http::json_error;
 
 /// Upstream's read timeout; also bounds connecting.
@@ -27,6 +30,21 @@ pub enum BooksApiError {
     Unusable(&'static str),
 }
 
+impl From<reqwest::Error> for BooksApiError {
+    fn from(error: reqwest::Error) -> Self {
+        if error.is_timeout() {
+            Self::Timeout
+        } else {
+            Self::Unreachable(error.to_string())
+        }
+    }
+}
+
+/// The HTTP client could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the book API client: {0}")]
+pub struct BuildError(String);
+
 impl IntoResponse for BooksApiError {
     fn into_response(self) -> Response {
         tracing::warn!(error = %self, "external book lookup failed");
@@ -39,30 +57,59 @@ impl IntoResponse for BooksApiError {
 
 #[derive(Clone, Debug)]
 pub struct BooksApi {
-    backend: Backend,
+    http: reqwest::Client,
+    base_url: String,
+    timeout: Duration,
 }
 
 impl BooksApi {
+    /// `timeout` bounds the whole exchange, connecting included.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, BuildError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .pool_idle_timeout(bookinfo_api::POOL_IDLE_TIMEOUT)
+            .build()
+            .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
-            backend: Backend::new(base_url, timeout)?,
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            timeout,
         })
     }
 
-    pub async fn lookup(&self, id: i64, headers: &HeaderMap) -> Result<BookDetails, BooksApiError> {
-        let reply = self
-            .backend
-            .get(&format!("/books/v1/volumes?q=isbn:{ISBN}"), headers)
-            .await
-            .map_err(|e| match e {
-                CallError::Timeout(_) => BooksApiError::Timeout,
-                other => BooksApiError::Unreachable(other.to_string()),
-            })?;
-        if reply.status != StatusCode::OK {
-            return Err(BooksApiError::Status(reply.status));
+    /// The book, asked for with the forwarded subset of `incoming`.
+    pub async fn lookup(
+        &self,
+        id: i64,
+        incoming: &HeaderMap,
+    ) -> Result<BookDetails, BooksApiError> {
+        let mut headers = HeaderMap::new();
+        bookinfo_support::propagation::forward(incoming, &mut headers);
+        let mut response = self
+            .http
+            .get(format!("{}/books/v1/volumes?q=isbn:{ISBN}", self.base_url))
+            .headers(headers)
+            .timeout(self.timeout)
+            .send()
+            .await?;
+        if response.status() != StatusCode::OK {
+            return Err(BooksApiError::Status(response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY as u64)
+        {
+            return Err(BooksApiError::Unusable("larger than the size read"));
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(BooksApiError::Unusable("larger than the size read"));
+            }
+            body.extend_from_slice(&chunk);
         }
         let answer: Value =
-            serde_json::from_slice(&reply.body).map_err(|_| BooksApiError::Unusable("not JSON"))?;
+            serde_json::from_slice(&body).map_err(|_| BooksApiError::Unusable("not JSON"))?;
         book_from_volume(id, &answer["items"][0]["volumeInfo"])
     }
 }

@@ -18,7 +18,6 @@ use bookinfo_api::details::BookDetails;
 use bookinfo_support::config::ListenArgs;
 use bookinfo_support::http::{Service, json_error};
 use bookinfo_support::launch::Program;
-use bookinfo_support::propagation::Forwarded;
 use bookinfo_support::telemetry::TelemetryArgs;
 
 pub use books_api::{BOOKS_API_TIMEOUT, BooksApi};
@@ -141,11 +140,7 @@ pub fn local_book(id: i64) -> BookDetails {
     }
 }
 
-async fn details(
-    State(state): State<AppState>,
-    Forwarded(forwarded): Forwarded,
-    request: Request,
-) -> Response {
+async fn details(State(state): State<AppState>, request: Request) -> Response {
     if let Some(answer) = method_answer(request.method()) {
         return answer;
     }
@@ -161,7 +156,7 @@ async fn details(
     };
     let book = match &state.inner.books_api {
         None => local_book(id),
-        Some(api) => match api.lookup(id, &forwarded).await {
+        Some(api) => match api.lookup(id, request.headers()).await {
             Ok(book) => book,
             Err(error) => return error.into_response(),
         },

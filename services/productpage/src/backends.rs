@@ -150,7 +150,7 @@ impl Backends {
         let path = destination.path(id);
         let mut outcome = Err(Failure::Call(CallError::Other("no attempt".to_owned())));
         for attempt in 1..=destination.attempts() {
-            outcome = match backend.get(&path, headers).await {
+            outcome = match backend.get(&path, headers.clone()).await {
                 Ok(reply) if reply.status == StatusCode::OK => Ok(reply),
                 Ok(reply) => Err(Failure::Status(reply)),
                 Err(error) => Err(Failure::Call(error)),

@@ -96,7 +96,7 @@ fn parse_hex(text: &str, lengths: &[usize]) -> Option<u128> {
 /// the logged-in `user` (if any).
 pub fn outgoing_headers(incoming: &HeaderMap, user: Option<&str>) -> HeaderMap {
     let mut outgoing = HeaderMap::new();
-    propagation::copy(VERBATIM_HEADERS, incoming, &mut outgoing);
+    propagation::copy(&VERBATIM_HEADERS, incoming, &mut outgoing);
     // When spans are exported our server span is the parent of the next hop;
     // otherwise B3 is re-emitted as upstream does.
     if !propagation::inject_span_context(&mut outgoing)

@@ -180,7 +180,7 @@ async fn reviews(
     }
     let ratings: Option<Option<ProductRatings>> = match &inner.ratings {
         None => None,
-        Some(client) => Some(match client.get(i64::from(id), &headers).await {
+        Some(client) => Some(match client.get(i64::from(id), headers).await {
             Ok(ratings) => Some(ratings),
             Err(error) => {
                 tracing::warn!(%error, "ratings unavailable");

@@ -3,24 +3,25 @@
 //! metrics, `x-bookinfo-version`, JSON error bodies, readiness that fails
 //! while draining), `/metrics`, and graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_http::HeaderExtractor;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower::{Layer, ServiceExt};
+use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::metrics::{self, Metrics};
@@ -72,34 +73,21 @@ impl Service {
         self.draining.load(Ordering::Relaxed)
     }
 
-    /// Adds `/metrics` and the standard layers to a service's routes.
-    pub fn router(&self, routes: Router) -> Router {
-        let version = self.version.clone();
-        let draining = self.draining.clone();
-        routes
+    /// Adds `/metrics` to a service's routes and puts them inside the
+    /// standard layers.
+    pub fn router(&self, routes: Router) -> Standard {
+        let routes = routes
             .route(
                 "/metrics",
                 get(metrics::handler).with_state(self.metrics.clone()),
             )
-            .layer(DefaultBodyLimit::max(BODY_LIMIT))
-            .layer(middleware::from_fn_with_state(
-                Admission {
-                    metrics: self.metrics.clone(),
-                    draining,
-                },
-                admit_and_count,
-            ))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                REQUEST_TIMEOUT,
-            ))
-            .layer(TraceLayer::new_for_http().make_span_with(server_span))
-            .layer(middleware::map_response(move |response: Response| {
-                let version = version.clone();
-                async move { finish_response(response, version) }
-            }))
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            // The one layer each route gets: only inside the router is the
+            // matched route pattern known, which labels the metrics.
+            .layer(metrics::RecordLayer::new(self.metrics.clone()));
+        Standard {
+            routes: DefaultBodyLimit::max(BODY_LIMIT).layer(routes),
+            service: self.clone(),
+        }
     }
 
     /// Serves until `shutdown` resolves, then fails `/health` for `drain`
@@ -108,12 +96,12 @@ impl Service {
     pub async fn serve(
         &self,
         listener: TcpListener,
-        router: Router,
+        app: Standard,
         shutdown: impl Future<Output = ()> + Send + 'static,
         drain: Duration,
     ) -> std::io::Result<()> {
         let draining = self.draining.clone();
-        bookinfo_server::serve(listener, router, async move {
+        bookinfo_server::serve(listener, app, async move {
             shutdown.await;
             draining.store(true, Ordering::Relaxed);
             tracing::info!(?drain, "shutting down: draining");
@@ -121,6 +109,95 @@ impl Service {
         })
         .await
     }
+}
+
+/// A service's routes inside the standard layers, written as one service
+/// around the whole router: an axum layer added to a router wraps every
+/// route separately, and each such layer clones a boxed service and boxes
+/// a future on every request. Here a request costs one boxed future.
+#[derive(Clone)]
+pub struct Standard {
+    routes: <DefaultBodyLimit as Layer<Router>>::Service,
+    service: Service,
+}
+
+impl tower::Service<Request> for Standard {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // A router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let standard = self.clone();
+        Box::pin(async move { Ok(standard.respond(request).await) })
+    }
+}
+
+impl Standard {
+    /// In order: the request id (the caller's, or a new one), the checks
+    /// before any handler, the trace span around the handler, its timeout,
+    /// then the version header, JSON error bodies and the request id on the
+    /// response.
+    async fn respond(self, mut request: Request) -> Response {
+        let id = request_id(&mut request);
+        let response = match self.refusal(&request) {
+            Some(refused) => refused,
+            None => {
+                let span = server_span(&request);
+                let handled = tokio::time::timeout(REQUEST_TIMEOUT, self.routes.oneshot(request))
+                    .instrument(span)
+                    .await;
+                match handled {
+                    Ok(Ok(response)) => response,
+                    // The handler ran for REQUEST_TIMEOUT; dropping it ends it.
+                    Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                }
+            }
+        };
+        let mut response = finish_response(response, &self.service.version);
+        response.headers_mut().entry(REQUEST_ID).or_insert(id);
+        response
+    }
+
+    /// Headers above [`HEADER_LIMIT`] are refused (431), and `/health`
+    /// fails while draining (503). Neither is counted in the metrics.
+    fn refusal(&self, request: &Request) -> Option<Response> {
+        let size: usize = request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        if size > HEADER_LIMIT {
+            return Some(json_error(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "request header fields too large",
+            ));
+        }
+        if self.service.is_draining()
+            && request.method() == Method::GET
+            && request.uri().path() == "/health"
+        {
+            return Some(json_error(StatusCode::SERVICE_UNAVAILABLE, "draining"));
+        }
+        None
+    }
+}
+
+/// The caller's `x-request-id`, or a new UUID (v4) put on the request, so
+/// that the calls the handler makes forward it.
+fn request_id(request: &mut Request) -> HeaderValue {
+    if let Some(id) = request.headers().get(&REQUEST_ID) {
+        return id.clone();
+    }
+    let mut text = uuid::Uuid::encode_buffer();
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+    let id = HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""));
+    request.headers_mut().insert(REQUEST_ID, id.clone());
+    id
 }
 
 /// The request's span, with the same fields at either level.
@@ -146,7 +223,14 @@ macro_rules! request_span {
 fn server_span(request: &Request) -> tracing::Span {
     if !crate::telemetry::exporting() {
         // At INFO: under a quieter filter it is not even made.
-        return request_span!(info_span, request);
+        return tracing::info_span!(
+            "request",
+            request_id = %request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        );
     }
     // Exported: at ERROR level, so that whatever the log filter lets
     // through is shown within it, with its trace and span ids (a span
@@ -168,48 +252,12 @@ fn server_span(request: &Request) -> tracing::Span {
     span
 }
 
-/// What the admission layer needs.
-#[derive(Clone)]
-struct Admission {
-    metrics: Metrics,
-    draining: Arc<AtomicBool>,
-}
-
-/// The checks before a handler and the count after it, in one layer (each
-/// layer of a route clones the boxed service inside it on every request):
-/// headers above [`HEADER_LIMIT`] refused (431), `/health` failed while
-/// draining (503), then the request counted in the metrics.
-async fn admit_and_count(
-    State(admission): State<Admission>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let size: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len())
-        .sum();
-    if size > HEADER_LIMIT {
-        return json_error(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "request header fields too large",
-        );
-    }
-    if admission.draining.load(Ordering::Relaxed)
-        && request.method() == Method::GET
-        && request.uri().path() == "/health"
-    {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "draining");
-    }
-    metrics::record(&admission.metrics, request, next).await
-}
-
 /// Stamps the version header and gives every error that axum or a layer
 /// produced (404 fallback, 405, 413, extractor rejections, timeout: no body or
 /// a plain-text one that may name internals) a short JSON body instead,
 /// keeping headers such as `Allow`. Handlers' own error bodies (JSON, HTML)
 /// are left alone.
-fn finish_response(mut response: Response, version: HeaderValue) -> Response {
+fn finish_response(mut response: Response, version: &HeaderValue) -> Response {
     let status = response.status();
     let generic_body = response
         .headers()
@@ -228,7 +276,9 @@ fn finish_response(mut response: Response, version: HeaderValue) -> Response {
         }
         response = replaced;
     }
-    response.headers_mut().insert(VERSION_HEADER, version);
+    response
+        .headers_mut()
+        .insert(VERSION_HEADER, version.clone());
     response
 }
 

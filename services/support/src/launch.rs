@@ -12,7 +12,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::ListenArgs;
-use crate::http::{Service, shutdown_signal};
+use crate::http::{Service, Standard, shutdown_signal};
 use crate::telemetry::{self, TelemetryArgs};
 
 use bookinfo_api::exit;
@@ -36,7 +36,7 @@ pub trait Program: Clone + Send + Sync + Sized + 'static {
 }
 
 /// The routes with `/metrics` and the standard layers.
-pub fn app<P: Program>(state: P) -> Router {
+pub fn app<P: Program>(state: P) -> Standard {
     let service = state.service().clone();
     service.router(state.routes())
 }

@@ -2,33 +2,40 @@
 //! and a latency histogram by route. Services may register their own metrics
 //! in the same registry before serving (productpage does).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use pin_project_lite::pin_project;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use tower::{Layer, Service};
 
 /// The content type of what `prometheus_client` encodes (OpenMetrics text),
 /// which Prometheus scrapes natively.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+// Labels are `&'static str`s so that counting a request allocates nothing:
+// the methods are constants, the routes interned (see `route_label`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
-    method: String,
+    route: &'static str,
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
 }
 
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -40,8 +47,10 @@ fn latency_histogram() -> Histogram {
 
 /// The registry a service serves at `/metrics`, with the HTTP metrics in it.
 #[derive(Clone)]
-pub struct Metrics {
-    registry: Arc<Registry>,
+pub struct Metrics(Arc<Inner>);
+
+struct Inner {
+    registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
 }
@@ -62,18 +71,33 @@ impl Metrics {
             "Time to produce the response head, by route pattern",
             latency.clone(),
         );
-        Self {
-            registry: Arc::new(registry),
+        Self(Arc::new(Inner {
+            registry,
             requests,
             latency,
-        }
+        }))
     }
 
     pub fn encode(&self) -> String {
         let mut text = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.0.registry);
         text
+    }
+
+    fn record(&self, route: &'static str, method: &'static str, status: u16, seconds: f64) {
+        self.0
+            .latency
+            .get_or_create(&RouteLabels { route })
+            .observe(seconds);
+        self.0
+            .requests
+            .get_or_create(&RequestLabels {
+                route,
+                method,
+                status,
+            })
+            .inc();
     }
 }
 
@@ -92,33 +116,117 @@ fn method_label(method: &str) -> &'static str {
         .unwrap_or("_OTHER")
 }
 
-/// Middleware counting every request. Every label has a bounded set of
-/// values: the route is the matched pattern (`/ratings/{id}`), never the raw
-/// path; the method one of [`KNOWN_METHODS`] or `_OTHER`; the status what the
-/// service answered.
-pub async fn record(metrics: &Metrics, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = method_label(request.method().as_str()).to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics
-        .latency
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route,
-            method,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    response
+/// Route patterns as `'static` labels, each leaked once per process. The
+/// set is bounded by the routes the program's code declares: what is
+/// interned is the matched pattern (`/ratings/{*rest}`), never a path a
+/// client sent.
+fn route_label(route: Option<&MatchedPath>) -> &'static str {
+    static ROUTES: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
+    let Some(route) = route.map(MatchedPath::as_str) else {
+        return "unmatched";
+    };
+    // A poisoned lock still holds a valid set (inserts cannot half-happen).
+    if let Some(label) = ROUTES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(route)
+    {
+        return label;
+    }
+    let mut routes = ROUTES.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(label) = routes.get(route) {
+        return label;
+    }
+    let label: &'static str = Box::leak(route.into());
+    routes.insert(label);
+    label
+}
+
+/// Counts every request of the routes it wraps (and of the router's
+/// fallback, as `unmatched`). Every label has a bounded set of values: the
+/// route is the matched pattern, never the raw path; the method one of
+/// [`KNOWN_METHODS`] or `_OTHER`; the status what the service answered.
+#[derive(Clone)]
+pub struct RecordLayer(Metrics);
+
+impl RecordLayer {
+    pub fn new(metrics: Metrics) -> Self {
+        Self(metrics)
+    }
+}
+
+impl<S> Layer<S> for RecordLayer {
+    type Service = Record<S>;
+
+    fn layer(&self, inner: S) -> Record<S> {
+        Record {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+/// See [`RecordLayer`].
+#[derive(Clone)]
+pub struct Record<S> {
+    inner: S,
+    metrics: Metrics,
+}
+
+impl<S> Service<Request> for Record<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Recorded<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        Recorded {
+            route: route_label(request.extensions().get::<MatchedPath>()),
+            method: method_label(request.method().as_str()),
+            started: Instant::now(),
+            metrics: self.metrics.clone(),
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// A handler's answer, counted when it is ready.
+    pub struct Recorded<F> {
+        #[pin]
+        inner: F,
+        route: &'static str,
+        method: &'static str,
+        started: Instant,
+        metrics: Metrics,
+    }
+}
+
+impl<F, E> Future for Recorded<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answered = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &answered {
+            this.metrics.record(
+                this.route,
+                this.method,
+                response.status().as_u16(),
+                this.started.elapsed().as_secs_f64(),
+            );
+        }
+        Poll::Ready(answered)
+    }
 }
 
 pub async fn handler(State(metrics): State<Metrics>) -> impl IntoResponse {

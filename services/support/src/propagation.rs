@@ -3,61 +3,61 @@
 //! `end-user`.
 
 use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName};
 use opentelemetry_http::HeaderInjector;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Copied verbatim onto every outgoing call by every service (as upstream).
-pub const VERBATIM_HEADERS: [&str; 14] = [
-    "x-request-id",
-    "x-ot-span-context",
-    "x-datadog-trace-id",
-    "x-datadog-parent-id",
-    "x-datadog-sampling-priority",
-    "traceparent",
-    "tracestate",
-    "x-cloud-trace-context",
-    "grpc-trace-bin",
-    "sw8",
-    "user-agent",
-    "cookie",
-    "authorization",
-    "jwt",
+/// Names rather than strings: a lookup by string parses the name first.
+pub const VERBATIM_HEADERS: [HeaderName; 14] = [
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("x-ot-span-context"),
+    HeaderName::from_static("x-datadog-trace-id"),
+    HeaderName::from_static("x-datadog-parent-id"),
+    HeaderName::from_static("x-datadog-sampling-priority"),
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static("tracestate"),
+    HeaderName::from_static("x-cloud-trace-context"),
+    HeaderName::from_static("grpc-trace-bin"),
+    HeaderName::from_static("sw8"),
+    HeaderName::from_static("user-agent"),
+    HeaderName::from_static("cookie"),
+    HeaderName::from_static("authorization"),
+    HeaderName::from_static("jwt"),
 ];
 
 /// Also copied verbatim by reviews and details; productpage re-emits B3 in
 /// its own normalised form and takes `end-user` from its session.
-pub const B3_AND_END_USER: [&str; 6] = [
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "end-user",
+pub const B3_AND_END_USER: [HeaderName; 6] = [
+    HeaderName::from_static("x-b3-traceid"),
+    HeaderName::from_static("x-b3-spanid"),
+    HeaderName::from_static("x-b3-parentspanid"),
+    HeaderName::from_static("x-b3-sampled"),
+    HeaderName::from_static("x-b3-flags"),
+    HeaderName::from_static("end-user"),
 ];
 
 /// The 20 headers reviews (to ratings) and details v2 (to the book API)
 /// forward.
-pub fn forwarded_headers() -> impl Iterator<Item = &'static str> {
+pub fn forwarded_headers() -> impl Iterator<Item = HeaderName> {
     VERBATIM_HEADERS.into_iter().chain(B3_AND_END_USER)
 }
 
 /// Copies the forwarded headers of `incoming` onto `outgoing`, then the
 /// current span's context when spans are exported.
 pub fn forward(incoming: &HeaderMap, outgoing: &mut HeaderMap) {
-    copy(forwarded_headers(), incoming, outgoing);
+    copy(&VERBATIM_HEADERS, incoming, outgoing);
+    copy(&B3_AND_END_USER, incoming, outgoing);
     inject_span_context(outgoing);
 }
 
 /// Copies every value of the `names` headers of `incoming` onto `outgoing`.
-pub fn copy(
-    names: impl IntoIterator<Item = &'static str>,
-    incoming: &HeaderMap,
-    outgoing: &mut HeaderMap,
-) {
-    for name in names {
-        for value in incoming.get_all(name) {
+/// A request has a handful of headers and the lists a score of names, so
+/// it walks the request's headers rather than looking each name up.
+pub fn copy(names: &[HeaderName], incoming: &HeaderMap, outgoing: &mut HeaderMap) {
+    for (name, value) in incoming {
+        if names.contains(name) {
             outgoing.append(name, value.clone());
         }
     }

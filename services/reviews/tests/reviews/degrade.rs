@@ -83,14 +83,18 @@ async fn forwarded_headers_and_end_user_reach_ratings() {
     let reviews = reviews_for("v2", "black", Some(&ratings), Duration::from_secs(1)).await;
     let mut request = reqwest::Client::new().get(reviews.url("/reviews/0"));
     for name in forwarded_headers() {
-        request = request.header(name, format!("value-of-{name}"));
+        request = request.header(&name, format!("value-of-{name}"));
     }
     let response = request.header("x-private", "secret").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let seen = seen.lock().unwrap();
     let headers = &seen[0];
     for name in forwarded_headers() {
-        assert_eq!(headers[name], format!("value-of-{name}").as_str(), "{name}");
+        assert_eq!(
+            headers[&name],
+            format!("value-of-{name}").as_str(),
+            "{name}"
+        );
     }
     assert_eq!(headers["end-user"], "value-of-end-user");
     assert_eq!(headers["accept"], "application/json");

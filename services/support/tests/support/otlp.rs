@@ -2,6 +2,7 @@
 //! joined to the caller's W3C trace.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -47,10 +48,14 @@ async fn server_spans_are_exported_over_otlp_as_children_of_the_callers_trace() 
     let telemetry = telemetry::init(&args, &identity).unwrap();
 
     let service = Service::new("test-v1", Default::default());
-    let router = service.router(Router::new().route("/hello", get(|| async { "hi" })));
+    let app = service.router(Router::new().route("/hello", get(|| async { "hi" })));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(async move {
+        service
+            .serve(listener, app, std::future::pending(), Duration::ZERO)
+            .await
+    });
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let response = reqwest::Client::new()
