@@ -5,9 +5,10 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 # start NAME PORT [ENV=VALUE...]: runs target/release/NAME on 127.0.0.1:PORT
+# (logging warnings only, unless ENV says otherwise)
 start() {
     local name=$1 port=$2; shift 2
-    env "$@" LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn "target/release/$name" >/dev/null &
+    env LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn "$@" "target/release/$name" >/dev/null &
     pids+=($!)
     last_pid=$!
 }

@@ -9,8 +9,11 @@
 #  (b) instructions per request of ratings and of the hello-world under
 #      valgrind --tool=callgrind (2,000 keep-alive requests after 200 of
 #      warm-up, counters zeroed between), stable on shared machines.
+#  (c) the resident memory of each service once it answered its first
+#      requests, before the load.
+# The services run as deployed: the default log filter (info), no collector.
 # Targets (ratios to the hello-world): ratings and details >= 0.6,
-# reviews-v2 >= 0.25, the chain >= 0.1 with p99 < 10 ms.
+# reviews-v2 >= 0.25, the chain >= 0.1 with p99 < 10 ms; idle RSS < 10 MiB.
 #   bash bench/stack.sh [DURATION_SECONDS]   (default 10)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,17 +27,22 @@ tmp=$(mktemp -d); trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null 
 
 p_hello=$(port); p_ratings=$(port); p_details=$(port); p_reviews=$(port); p_page=$(port)
 target/release/hello "127.0.0.1:$p_hello" & pids+=($!); pid_hello=$!
-start ratings "$p_ratings"; pid_ratings=$last_pid
-start details "$p_details"; pid_details=$last_pid
-start reviews "$p_reviews" ENABLE_RATINGS=true STAR_COLOR=black HOSTNAME=reviews-v2-bench \
+log=RUST_LOG=info
+start ratings "$p_ratings" $log; pid_ratings=$last_pid
+start details "$p_details" $log; pid_details=$last_pid
+start reviews "$p_reviews" $log ENABLE_RATINGS=true STAR_COLOR=black HOSTNAME=reviews-v2-bench \
     RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT="$p_ratings"
 pid_reviews=$last_pid
-start productpage "$p_page" SESSION_SECRET=bench DETAILS_HOSTNAME=127.0.0.1 \
+start productpage "$p_page" $log SESSION_SECRET=bench DETAILS_HOSTNAME=127.0.0.1 \
     DETAILS_SERVICE_PORT="$p_details" REVIEWS_HOSTNAME=127.0.0.1 REVIEWS_SERVICE_PORT="$p_reviews" \
     RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT="$p_ratings"
 pid_page=$last_pid
 for url in "http://127.0.0.1:$p_hello/" "http://127.0.0.1:$p_ratings/health" "http://127.0.0.1:$p_details/health" \
     "http://127.0.0.1:$p_reviews/health" "http://127.0.0.1:$p_page/productpage"; do wait_up "$url"; done
+for name in ratings details reviews page; do
+    pid_var=pid_$name
+    echo "$name $(rss_kib "${!pid_var}")"
+done >"$tmp/rss"
 
 ticks() { # PID...: utime + stime in clock ticks, summed
     local total=0 pid
@@ -85,14 +93,15 @@ for _ in range(int(sys.argv[2])):
 p_cg1=$(port); p_cg2=$(port)
 {
     callgrind hello-world "http://127.0.0.1:$p_cg1/" target/release/hello "127.0.0.1:$p_cg1"
-    LISTEN_ADDR="127.0.0.1:$p_cg2" RUST_LOG=warn callgrind ratings "http://127.0.0.1:$p_cg2/ratings/0" target/release/ratings
+    LISTEN_ADDR="127.0.0.1:$p_cg2" RUST_LOG=info callgrind ratings "http://127.0.0.1:$p_cg2/ratings/0" target/release/ratings
 } >"$tmp/instructions"
 
-python3 - "$tmp/figures" "$tmp/instructions" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$tmp/figures" "$tmp/instructions" "$(getconf CLK_TCK)" "$tmp/rss" <<'PY'
 import sys
 rows = [line.split() for line in open(sys.argv[1])]
 ins = dict(line.split() for line in open(sys.argv[2]))
 tck = float(sys.argv[3])
+rss = [line.split() for line in open(sys.argv[4])]
 base = float(rows[0][1])
 targets = {"ratings": 0.6, "details": 0.6, "reviews-v2": 0.25, "chain": 0.1}
 print(f"{'':12} {'req/s':>9} {'ratio':>6} {'target':>6} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}")
@@ -103,4 +112,5 @@ for name, rate, p50, p99, ticks, requests in rows:
           f"{float(p50):7.2f} {float(p99):7.2f} {cpu:10.1f}")
 h, r = int(ins["hello-world"]), int(ins["ratings"])
 print(f"instructions per request (callgrind): hello-world {h:,}, ratings {r:,} ({r / h:.1f}x)")
+print("idle RSS (MiB, target < 10): " + ", ".join(f"{n} {int(k) / 1024:.1f}" for n, k in rss))
 PY

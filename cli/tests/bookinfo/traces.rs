@@ -389,12 +389,10 @@ async fn with_the_collector_down_no_page_is_lost() {
     exporting.shutdown().await;
 }
 
-/// A service's log lines within a request name the request's trace and
-/// span (JSON logs here; plain logs show them in the span's fields).
-#[tokio::test]
-async fn log_lines_name_the_trace_and_span_of_their_request() {
+/// The line reviews logs when ratings cannot be reached, for one request
+/// with `headers`, run with `env`.
+async fn ratings_unavailable_line(env: &[(&str, String)], headers: &[(&str, &str)]) -> String {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-    let (collector, _received, _) = http_receiver().await;
     let ratings = bookinfo_support::testing::closed_port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bookinfo"))
         .args(["service", "reviews"])
@@ -402,9 +400,8 @@ async fn log_lines_name_the_trace_and_span_of_their_request() {
         .env("ENABLE_RATINGS", "true")
         .env("RATINGS_HOSTNAME", "127.0.0.1")
         .env("RATINGS_SERVICE_PORT", ratings.port().to_string())
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
-        .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -413,12 +410,11 @@ async fn log_lines_name_the_trace_and_span_of_their_request() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let line = stdout.next_line().await.unwrap().unwrap();
     let addr = line.rsplit(' ').next().unwrap().to_owned();
-    let response = reqwest::Client::new()
-        .get(format!("http://{addr}/reviews/0"))
-        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))
-        .send()
-        .await
-        .unwrap();
+    let mut request = reqwest::Client::new().get(format!("http://{addr}/reviews/0"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
     assert_eq!(response.status(), 200);
     child.kill().await.unwrap();
     let mut logs = String::new();
@@ -429,11 +425,47 @@ async fn log_lines_name_the_trace_and_span_of_their_request() {
         .read_to_string(&mut logs)
         .await
         .unwrap();
-    let line = logs
-        .lines()
+    logs.lines()
         .find(|l| l.contains("ratings unavailable"))
-        .unwrap_or_else(|| panic!("{logs}"));
-    let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        .unwrap_or_else(|| panic!("{logs}"))
+        .to_owned()
+}
+
+/// With no span exported, a log line within a request still names the
+/// request's id, quoted and escaped (it is the caller's text).
+#[tokio::test]
+async fn log_lines_name_their_request_id_when_nothing_is_exported() {
+    let id = r#"order-7 level="ERROR""#;
+    let json = [("LOG_FORMAT", "json".to_owned())];
+    let line = ratings_unavailable_line(&json, &[("x-request-id", id)]).await;
+    let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(entry["request_id"], id, "{line}");
+    assert!(entry.get("span").is_none(), "no span is made: {line}");
+
+    let plain = [("LOG_FORMAT", "plain".to_owned())];
+    let line = ratings_unavailable_line(&plain, &[("x-request-id", id)]).await;
+    assert!(
+        line.ends_with(r#" request_id="order-7 level=\"ERROR\"""#),
+        "{line}"
+    );
+    // A generated id is named too.
+    let line = ratings_unavailable_line(&plain, &[]).await;
+    let generated = line.rsplit("request_id=").next().unwrap().trim_matches('"');
+    assert_eq!(generated.len(), 36, "a UUID: {line}");
+}
+
+/// A service's log lines within a request name the request's trace and
+/// span (JSON logs here; plain logs show them in the span's fields).
+#[tokio::test]
+async fn log_lines_name_the_trace_and_span_of_their_request() {
+    let (collector, _received, _) = http_receiver().await;
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}")),
+        ("LOG_FORMAT", "json".to_owned()),
+    ];
+    let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
+    let line = ratings_unavailable_line(&env, &[("traceparent", &traceparent)]).await;
+    let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
     let span = &entry["span"];
     assert_eq!(span["trace_id"], TRACE_ID, "{line}");
     let span_id = span["span_id"].as_str().unwrap();

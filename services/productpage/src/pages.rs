@@ -5,6 +5,7 @@
 
 use askama::Template;
 use bookinfo_api::reviews::{ProductReviews, Rating};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
 use crate::config::Markers;
@@ -84,35 +85,94 @@ pub(crate) struct IndexPage<'a> {
     pub ratings_url: &'a str,
 }
 
+/// The rows of the details table: label and key in the details body.
+const DETAILS_FIELDS: [(&str, &str); 8] = [
+    ("Author", "author"),
+    ("Year", "year"),
+    ("Type", "type"),
+    ("Pages", "pages"),
+    ("Publisher", "publisher"),
+    ("Language", "language"),
+    ("ISBN-10", "ISBN-10"),
+    ("ISBN-13", "ISBN-13"),
+];
+
 /// The rows of the details table, from a details body; `None` if the body is
-/// not a JSON object.
+/// not a JSON object. A field is shown when it is a string or a number (in
+/// JSON's spelling); of a repeated key the last value counts.
 pub(crate) fn details_rows(body: &[u8]) -> Option<Vec<(&'static str, String)>> {
-    const FIELDS: [(&str, &str); 8] = [
-        ("Author", "author"),
-        ("Year", "year"),
-        ("Type", "type"),
-        ("Pages", "pages"),
-        ("Publisher", "publisher"),
-        ("Language", "language"),
-        ("ISBN-10", "ISBN-10"),
-        ("ISBN-13", "ISBN-13"),
-    ];
-    let Value::Object(book) = serde_json::from_slice::<Value>(body).ok()? else {
-        return None;
-    };
+    let DetailsCells(cells) = serde_json::from_slice(body).ok()?;
     Some(
-        FIELDS
+        DETAILS_FIELDS
             .iter()
-            .filter_map(|(label, key)| {
-                let text = match book.get(*key)? {
-                    Value::String(text) => text.clone(),
-                    Value::Number(number) => number.to_string(),
-                    _ => return None,
-                };
-                Some((*label, text))
-            })
+            .zip(cells)
+            .filter_map(|((label, _), cell)| Some((*label, cell?)))
             .collect(),
     )
+}
+
+/// The shown fields of a details object, read straight from its text: the
+/// page's hot path, so no JSON tree of the whole body is built.
+struct DetailsCells([Option<String>; DETAILS_FIELDS.len()]);
+
+impl<'de> Deserialize<'de> for DetailsCells {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = DetailsCells;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a details object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DetailsCells, A::Error> {
+                let mut cells: [Option<String>; DETAILS_FIELDS.len()] = Default::default();
+                while let Some(FieldIndex(index)) = map.next_key()? {
+                    match index {
+                        Some(index) => cells[index] = map.next_value::<Cell>()?.0,
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(DetailsCells(cells))
+            }
+        }
+        deserializer.deserialize_map(Object)
+    }
+}
+
+/// Which of [`DETAILS_FIELDS`] a key names, if any.
+struct FieldIndex(Option<usize>);
+
+impl<'de> Deserialize<'de> for FieldIndex {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl Visitor<'_> for Key {
+            type Value = FieldIndex;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<FieldIndex, E> {
+                Ok(FieldIndex(
+                    DETAILS_FIELDS.iter().position(|(_, name)| *name == key),
+                ))
+            }
+        }
+        deserializer.deserialize_str(Key)
+    }
+}
+
+/// A field's value as shown: a string as is, a number as JSON wrote it
+/// (serde_json keeps a number's text), anything else nothing.
+struct Cell(Option<String>);
+
+impl<'de> Deserialize<'de> for Cell {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Cell(match Value::deserialize(deserializer)? {
+            Value::String(text) => Some(text),
+            Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        }))
+    }
 }
 
 /// What the page shows of a reviews body; `None` if it is not reviews JSON.
@@ -211,6 +271,28 @@ mod tests {
         );
         assert!(details_rows(b"[1,2]").is_none());
         assert!(details_rows(b"not json").is_none());
+    }
+
+    #[test]
+    fn details_rows_read_like_a_json_tree_would() {
+        // The rows a parse of the whole body into serde_json's Value shows
+        // (as the page did before reading the text directly).
+        let body = br#"{"type":[1,{"a":2}],"pages":1.5e3,"year":-7,"language":true,
+            "author":"first","author":"last","ISBN-10":{"x":"y"},"extra":[null],
+            "publisher":"P\u00e9 \"q\"","ISBN-13":18446744073709551615}"#;
+        let rows = details_rows(body).unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("Author", "last".to_owned()),
+                ("Year", "-7".to_owned()),
+                ("Pages", "1.5e+3".to_owned()),
+                ("Publisher", "P\u{e9} \"q\"".to_owned()),
+                ("ISBN-13", "18446744073709551615".to_owned()),
+            ]
+        );
+        assert!(details_rows(br#"{"author":"a"} trailing"#).is_none());
+        assert!(details_rows(br#"{"author":"a""#).is_none());
     }
 
     #[test]

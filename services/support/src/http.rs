@@ -139,19 +139,26 @@ impl tower::Service<Request> for Standard {
 
 impl Standard {
     /// In order: the request id (the caller's, or a new one), the checks
-    /// before any handler, the trace span around the handler, its timeout,
-    /// then the version header, JSON error bodies and the request id on the
-    /// response.
+    /// before any handler, the handler within its trace span (or, when no
+    /// span is exported, with the request id for its log lines) and its
+    /// timeout, then the version header, JSON error bodies and the request
+    /// id on the response.
     async fn respond(self, mut request: Request) -> Response {
         let id = request_id(&mut request);
         let response = match self.refusal(&request) {
             Some(refused) => refused,
             None => {
-                let span = server_span(&request);
-                let handled = tokio::time::timeout(REQUEST_TIMEOUT, self.routes.oneshot(request))
-                    .instrument(span)
-                    .await;
-                match handled {
+                let handling = if crate::telemetry::exporting() {
+                    let span = server_span(&request);
+                    let handler =
+                        tokio::time::timeout(REQUEST_TIMEOUT, self.routes.oneshot(request));
+                    handler.instrument(span).await
+                } else {
+                    let handler =
+                        tokio::time::timeout(REQUEST_TIMEOUT, self.routes.oneshot(request));
+                    crate::telemetry::with_request_id(id.clone(), handler).await
+                };
+                match handling {
                     Ok(Ok(response)) => response,
                     // The handler ran for REQUEST_TIMEOUT; dropping it ends it.
                     Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
@@ -200,42 +207,24 @@ fn request_id(request: &mut Request) -> HeaderValue {
     id
 }
 
-/// The request's span, with the same fields at either level.
-macro_rules! request_span {
-    ($make:ident, $request:expr) => {
-        tracing::$make!(
-            "request",
-            otel.name = %format_args!("{} {}", $request.method(), $request.uri().path()),
-            otel.kind = "server",
-            http.method = %$request.method(),
-            http.target = %$request.uri().path(),
-            request_id = $request
-                .headers()
-                .get(&REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-            trace_id = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        )
-    };
-}
-
+/// The request's span, when spans are exported. At ERROR level, so that
+/// whatever the log filter lets through is shown within it, with its trace
+/// and span ids (a span prints nothing by itself).
 fn server_span(request: &Request) -> tracing::Span {
-    if !crate::telemetry::exporting() {
-        // At INFO: under a quieter filter it is not even made.
-        return tracing::info_span!(
-            "request",
-            request_id = %request
-                .headers()
-                .get(&REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-        );
-    }
-    // Exported: at ERROR level, so that whatever the log filter lets
-    // through is shown within it, with its trace and span ids (a span
-    // prints nothing by itself).
-    let span = request_span!(error_span, request);
+    let span = tracing::error_span!(
+        "request",
+        otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+        otel.kind = "server",
+        http.method = %request.method(),
+        http.target = %request.uri().path(),
+        request_id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });

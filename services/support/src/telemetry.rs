@@ -7,8 +7,11 @@
 //! through a bounded queue (the SDK's batch processor: 2,048 spans), which
 //! drops rather than blocks when the collector is down.
 
+use std::future::Future;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::http::HeaderValue;
 
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapCompositePropagator;
@@ -19,7 +22,11 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::resource::EnvResourceDetector;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, filter::LevelFilter};
 
@@ -30,6 +37,61 @@ static EXPORTING: AtomicBool = AtomicBool::new(false);
 /// nobody ever sees).
 pub fn exporting() -> bool {
     EXPORTING.load(Ordering::Relaxed)
+}
+
+tokio::task_local! {
+    /// The `x-request-id` of the request the current task serves.
+    static REQUEST_ID: HeaderValue;
+}
+
+/// Runs `future` (a request's handling) so that every line it logs ends
+/// with the request's id. A task-local costs nothing until a line is
+/// written, where a span would be made, formatted and entered on every
+/// request whether or not anything is logged.
+pub(crate) fn with_request_id<F: Future>(
+    id: HeaderValue,
+    future: F,
+) -> impl Future<Output = F::Output> {
+    REQUEST_ID.scope(id, future)
+}
+
+/// The log line formatter that adds the request id (see
+/// [`with_request_id`]): ` request_id="ID"` before the newline of a plain
+/// line, a top-level `request_id` key in a JSON one. The id is the
+/// caller's, so it is quoted and escaped: it cannot forge a field.
+struct WithRequestId<E> {
+    inner: E,
+    json: bool,
+}
+
+impl<S, N, E> FormatEvent<S, N> for WithRequestId<E>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+    E: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let Ok(id) = REQUEST_ID.try_with(HeaderValue::clone) else {
+            return self.inner.format_event(ctx, writer, event);
+        };
+        let id = String::from_utf8_lossy(id.as_bytes());
+        let mut line = String::new();
+        self.inner
+            .format_event(ctx, Writer::new(&mut line), event)?;
+        let text = line.strip_suffix('\n').unwrap_or(&line);
+        match text.strip_suffix('}').filter(|_| self.json) {
+            Some(open) => {
+                let id = serde_json::Value::from(id.as_ref());
+                writeln!(writer, "{open},\"request_id\":{id}}}")
+            }
+            None => writeln!(writer, "{text} request_id={id:?}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -208,13 +270,27 @@ pub fn init(args: &TelemetryArgs, identity: &Identity) -> Result<Telemetry, Tele
 
     let filter = EnvFilter::try_new(&args.log_filter)
         .map_err(|e| TelemetryError::Filter(args.log_filter.clone(), e.to_string()))?;
-    // Colours only for a person at a terminal, not in container or CI logs.
+    // Colours only for a person at a terminal, not in container or CI logs
+    // (set on the line format too: a line with a request id is formatted
+    // into a buffer first).
+    let ansi = std::io::stderr().is_terminal();
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(ansi);
     let fmt = match args.log_format {
-        LogFormat::Plain => fmt.boxed(),
-        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Plain => fmt
+            .event_format(WithRequestId {
+                inner: format::Format::default().with_ansi(ansi),
+                json: false,
+            })
+            .boxed(),
+        LogFormat::Json => fmt
+            .json()
+            .event_format(WithRequestId {
+                inner: format::Format::default().json(),
+                json: true,
+            })
+            .boxed(),
     };
 
     let provider = match args.otlp_endpoint() {
