@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -85,19 +85,63 @@ impl Metrics {
         text
     }
 
-    fn record(&self, route: &'static str, method: &'static str, status: u16, seconds: f64) {
-        self.0
+    fn latency(&self, route: &'static str) -> Histogram {
+        self.0.latency.get_or_create(&RouteLabels { route }).clone()
+    }
+
+    fn requests(&self, labels: &RequestLabels) -> Counter {
+        self.0.requests.get_or_create(labels).clone()
+    }
+}
+
+/// The most (method, status) series one route keeps at hand; past it, a
+/// request is counted through the family's lookup. Far above what a route
+/// answers (a few methods, a few statuses), it only bounds the list.
+const SERIES_PER_ROUTE: usize = 32;
+
+/// One route's series, kept at hand so that counting a request is an
+/// atomic add rather than two hashed lookups in the families. The series
+/// are the families' own (a handle is a shared counter).
+struct RouteSeries {
+    metrics: Metrics,
+    latency: OnceLock<(&'static str, Histogram)>,
+    requests: RwLock<Vec<(RequestLabels, Counter)>>,
+}
+
+impl RouteSeries {
+    /// The route's label: the one at hand when the pattern is the same.
+    fn route(&self, matched: Option<&MatchedPath>) -> &'static str {
+        let pattern = matched.map_or(UNMATCHED, MatchedPath::as_str);
+        match self.latency.get() {
+            Some((label, _)) if *label == pattern => label,
+            _ => route_label(pattern),
+        }
+    }
+
+    fn record(&self, labels: RequestLabels, seconds: f64) {
+        let (route, latency) = self
             .latency
-            .get_or_create(&RouteLabels { route })
-            .observe(seconds);
-        self.0
+            .get_or_init(|| (labels.route, self.metrics.latency(labels.route)));
+        if *route == labels.route {
+            latency.observe(seconds);
+        } else {
+            self.metrics.latency(labels.route).observe(seconds);
+        }
+        let known = self.requests.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, counter)) = known.iter().find(|(seen, _)| *seen == labels) {
+            counter.inc();
+            return;
+        }
+        drop(known);
+        let counter = self.metrics.requests(&labels);
+        counter.inc();
+        let mut known = self
             .requests
-            .get_or_create(&RequestLabels {
-                route,
-                method,
-                status,
-            })
-            .inc();
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if known.len() < SERIES_PER_ROUTE && !known.iter().any(|(seen, _)| *seen == labels) {
+            known.push((labels, counter));
+        }
     }
 }
 
@@ -116,15 +160,18 @@ fn method_label(method: &str) -> &'static str {
         .unwrap_or("_OTHER")
 }
 
+/// The route label of requests no route matched (the router's fallback).
+const UNMATCHED: &str = "unmatched";
+
 /// Route patterns as `'static` labels, each leaked once per process. The
 /// set is bounded by the routes the program's code declares: what is
 /// interned is the matched pattern (`/ratings/{*rest}`), never a path a
 /// client sent.
-fn route_label(route: Option<&MatchedPath>) -> &'static str {
+fn route_label(route: &str) -> &'static str {
     static ROUTES: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
-    let Some(route) = route.map(MatchedPath::as_str) else {
-        return "unmatched";
-    };
+    if route == UNMATCHED {
+        return UNMATCHED;
+    }
     // A poisoned lock still holds a valid set (inserts cannot half-happen).
     if let Some(label) = ROUTES
         .read()
@@ -161,7 +208,11 @@ impl<S> Layer<S> for RecordLayer {
     fn layer(&self, inner: S) -> Record<S> {
         Record {
             inner,
-            metrics: self.0.clone(),
+            series: Arc::new(RouteSeries {
+                metrics: self.0.clone(),
+                latency: OnceLock::new(),
+                requests: RwLock::new(Vec::new()),
+            }),
         }
     }
 }
@@ -170,7 +221,7 @@ impl<S> Layer<S> for RecordLayer {
 #[derive(Clone)]
 pub struct Record<S> {
     inner: S,
-    metrics: Metrics,
+    series: Arc<RouteSeries>,
 }
 
 impl<S> Service<Request> for Record<S>
@@ -187,10 +238,10 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         Recorded {
-            route: route_label(request.extensions().get::<MatchedPath>()),
+            route: self.series.route(request.extensions().get::<MatchedPath>()),
             method: method_label(request.method().as_str()),
             started: Instant::now(),
-            metrics: self.metrics.clone(),
+            series: self.series.clone(),
             inner: self.inner.call(request),
         }
     }
@@ -204,7 +255,7 @@ pin_project! {
         route: &'static str,
         method: &'static str,
         started: Instant,
-        metrics: Metrics,
+        series: Arc<RouteSeries>,
     }
 }
 
@@ -218,12 +269,13 @@ where
         let this = self.project();
         let answered = std::task::ready!(this.inner.poll(cx));
         if let Ok(response) = &answered {
-            this.metrics.record(
-                this.route,
-                this.method,
-                response.status().as_u16(),
-                this.started.elapsed().as_secs_f64(),
-            );
+            let labels = RequestLabels {
+                route: this.route,
+                method: this.method,
+                status: response.status().as_u16(),
+            };
+            this.series
+                .record(labels, this.started.elapsed().as_secs_f64());
         }
         Poll::Ready(answered)
     }
@@ -237,8 +289,45 @@ pub async fn handler(State(metrics): State<Metrics>) -> impl IntoResponse {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::method_label;
+    use super::*;
+
+    #[test]
+    fn series_at_hand_count_as_the_families_do_past_the_bound() {
+        let metrics = Metrics::new(Registry::default());
+        let series = RouteSeries {
+            metrics: metrics.clone(),
+            latency: OnceLock::new(),
+            requests: RwLock::new(Vec::new()),
+        };
+        let statuses = 200..200 + SERIES_PER_ROUTE as u16 + 8;
+        for _ in 0..3 {
+            for status in statuses.clone() {
+                let route = series.route(None);
+                series.record(
+                    RequestLabels {
+                        route,
+                        method: "GET",
+                        status,
+                    },
+                    0.001,
+                );
+            }
+        }
+        let text = metrics.encode();
+        for status in statuses.clone() {
+            let line = format!(
+                "http_requests_total{{route=\"unmatched\",method=\"GET\",status=\"{status}\"}} 3"
+            );
+            assert!(text.contains(&line), "{line} in\n{text}");
+        }
+        let observed = 3 * statuses.len();
+        let count =
+            format!("http_request_duration_seconds_count{{route=\"unmatched\"}} {observed}");
+        assert!(text.contains(&count), "{count} in\n{text}");
+        assert_eq!(series.requests.read().unwrap().len(), SERIES_PER_ROUTE);
+    }
 
     #[test]
     fn invented_methods_share_one_label() {
