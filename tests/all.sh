@@ -3,9 +3,9 @@
 # cross-process tests, including ratings against a real MariaDB, sessions
 # against Flask and the data plane against real Envoy), the offline manifest
 # checks, then the container images and the compose stack built and run for
-# real. First installs what is missing (tests/setup.sh: MariaDB, the Python
-# tools, Envoy, cargo-nextest, the Docker plugins); needs a running Docker
-# Engine and kubectl.
+# real. First installs what is missing (tests/setup.sh: MariaDB, Chromium,
+# the Python tools, Envoy, cargo-nextest, the Docker plugins); needs a
+# running Docker Engine and kubectl.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tests/setup.sh

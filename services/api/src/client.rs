@@ -91,7 +91,7 @@ pub enum CallError {
 /// The HTTP client could not be set up (the process cannot call anything).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the HTTP client: {0}")]
-pub struct BuildError(pub String);
+pub struct BuildError(String);
 
 impl Backend {
     /// `timeout` bounds the whole exchange (connect, head and body), which is

@@ -148,15 +148,11 @@ impl Standard {
         let response = match self.refusal(&request) {
             Some(refused) => refused,
             None => {
-                let handling = if crate::telemetry::exporting() {
-                    let span = server_span(&request);
-                    let handler =
-                        tokio::time::timeout(REQUEST_TIMEOUT, self.routes.oneshot(request));
-                    handler.instrument(span).await
-                } else {
-                    let handler =
-                        tokio::time::timeout(REQUEST_TIMEOUT, self.routes.oneshot(request));
-                    crate::telemetry::with_request_id(id.clone(), handler).await
+                let span = crate::telemetry::exporting().then(|| server_span(&request));
+                let handler = tokio::time::timeout(REQUEST_TIMEOUT, self.routes.oneshot(request));
+                let handling = match span {
+                    Some(span) => handler.instrument(span).await,
+                    None => crate::telemetry::with_request_id(id.clone(), handler).await,
                 };
                 match handling {
                     Ok(Ok(response)) => response,
